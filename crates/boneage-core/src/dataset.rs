@@ -1,0 +1,622 @@
+//! Dataset tables: the three RSNA label formats, the project's phantom labels and a plain
+//! manifest, with image path resolution.
+//!
+//! | format | header | notes |
+//! |---|---|---|
+//! | [`TableFormat::RsnaTrain`] | `id,boneage,male` | Kaggle's `boneage-training-dataset.csv` |
+//! | [`TableFormat::RsnaValidation`] | `id,male,boneage` | the same columns in another order |
+//! | [`TableFormat::RsnaTest`] | `image_ID,dir,patient_ID,sex,bone_age` | sex `M`/`F`, decimal ages |
+//! | [`TableFormat::Phantom`] | `id,boneage,male,chronological_age` | written by `boneage phantom` |
+//! | [`TableFormat::Manifest`] | `path,boneage,male` | any layout; paths relative to the table |
+//!
+//! Columns are found by name, so their order does not matter and extra columns are ignored.
+//! Every bad row (missing value, non-numeric or negative age, unknown sex, duplicate id) and
+//! every image that cannot be found is an error naming the table file and its line.
+
+use crate::sex::Sex;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Largest bone age accepted, in months (25 years). The RSNA tables stop at 228; anything far
+/// above is most likely an age in days or a typo, and is refused rather than trained on.
+pub const MAX_AGE_MONTHS: f64 = 300.0;
+
+/// Image file extensions looked for when a table gives only an id, in order of preference.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "dcm", "dicom"];
+
+/// Which table layout a file uses; detected from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    RsnaTrain,
+    RsnaValidation,
+    RsnaTest,
+    Phantom,
+    Manifest,
+}
+
+impl fmt::Display for TableFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TableFormat::RsnaTrain => "RSNA training table (id,boneage,male)",
+            TableFormat::RsnaValidation => "RSNA validation table (id,male,boneage)",
+            TableFormat::RsnaTest => "RSNA test table (image_ID,dir,patient_ID,sex,bone_age)",
+            TableFormat::Phantom => "phantom labels (id,boneage,male,chronological_age)",
+            TableFormat::Manifest => "manifest (path,boneage,male)",
+        })
+    }
+}
+
+/// One labelled radiograph.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Identifier, unique within its table (the RSNA id, or the manifest path).
+    pub id: String,
+    /// Bone age in months (reference reading).
+    pub bone_age_months: f64,
+    pub sex: Sex,
+    /// Chronological age in months, where the table has one (phantom labels).
+    pub chronological_age_months: Option<f64>,
+    /// Where the table says the image is, relative to the image folder (test table's
+    /// `dir/image_ID`) or to the table's own folder (manifest `path`).
+    pub image_hint: Option<PathBuf>,
+    /// The image file, once [`Dataset::resolve_images`] found it.
+    pub image: Option<PathBuf>,
+    /// 1-based line in the table, for messages.
+    pub line: u64,
+}
+
+/// A label table read from disk.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub path: PathBuf,
+    pub format: TableFormat,
+    pub samples: Vec<Sample>,
+}
+
+/// What went wrong reading a table or finding its images. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error(
+        "{path}: header {found:?} is not a known label table; expected one of: \
+         id,boneage,male | id,male,boneage | image_ID,dir,patient_ID,sex,bone_age | \
+         id,boneage,male,chronological_age | path,boneage,male"
+    )]
+    UnknownHeader { path: PathBuf, found: Vec<String> },
+    #[error("{path}:{line}: column {column}: {reason} (value {value:?})")]
+    BadValue {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+        reason: String,
+    },
+    #[error("{path}:{line}: duplicate id {id:?} (first seen on line {first_line})")]
+    DuplicateId {
+        path: PathBuf,
+        line: u64,
+        id: String,
+        first_line: u64,
+    },
+    #[error("{path}: the table has a header but no rows")]
+    Empty { path: PathBuf },
+    #[error("{path}:{line}: image for id {id:?} not found (looked for {looked_for})")]
+    MissingImage {
+        path: PathBuf,
+        line: u64,
+        id: String,
+        looked_for: String,
+    },
+    #[error("{path}:{line}: image for id {id:?} is ambiguous: {first} and {second}")]
+    AmbiguousImage {
+        path: PathBuf,
+        line: u64,
+        id: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("{dir}: image folder cannot be read: {source}")]
+    ImageDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn header_index(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h.eq_ignore_ascii_case(name))
+}
+
+fn detect_format(header: &[String]) -> Option<TableFormat> {
+    let has = |n: &str| header_index(header, n).is_some();
+    if has("image_ID") && has("sex") && has("bone_age") {
+        Some(TableFormat::RsnaTest)
+    } else if has("path") && has("boneage") && has("male") {
+        Some(TableFormat::Manifest)
+    } else if has("id") && has("boneage") && has("male") {
+        if has("chronological_age") {
+            Some(TableFormat::Phantom)
+        } else if header_index(header, "male") < header_index(header, "boneage") {
+            Some(TableFormat::RsnaValidation)
+        } else {
+            Some(TableFormat::RsnaTrain)
+        }
+    } else {
+        None
+    }
+}
+
+struct RowReader<'a> {
+    path: &'a Path,
+    line: u64,
+    record: &'a csv::StringRecord,
+}
+
+impl RowReader<'_> {
+    fn field(&self, idx: usize, column: &str) -> Result<&str, DatasetError> {
+        let value = self.record.get(idx).unwrap_or("").trim();
+        if value.is_empty() {
+            return Err(self.bad(column, value, "empty value"));
+        }
+        Ok(value)
+    }
+
+    fn bad(&self, column: &str, value: &str, reason: &str) -> DatasetError {
+        DatasetError::BadValue {
+            path: self.path.to_path_buf(),
+            line: self.line,
+            column: column.to_string(),
+            value: value.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn age(&self, idx: usize, column: &str) -> Result<f64, DatasetError> {
+        let value = self.field(idx, column)?;
+        let age: f64 = value
+            .parse()
+            .map_err(|_| self.bad(column, value, "not a number"))?;
+        if !age.is_finite() {
+            return Err(self.bad(column, value, "not a finite number"));
+        }
+        if age < 0.0 {
+            return Err(self.bad(column, value, "negative age"));
+        }
+        if age > MAX_AGE_MONTHS {
+            return Err(self.bad(
+                column,
+                value,
+                &format!("age above {MAX_AGE_MONTHS} months; ages must be in months"),
+            ));
+        }
+        Ok(age)
+    }
+
+    fn sex(&self, idx: usize, column: &str) -> Result<Sex, DatasetError> {
+        let value = self.field(idx, column)?;
+        value
+            .parse()
+            .map_err(|_| self.bad(column, value, "unknown sex (expected True/False or M/F)"))
+    }
+}
+
+impl Dataset {
+    /// Reads a label table, detecting its format from the header.
+    pub fn read(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &bytes)
+    }
+
+    /// Parses table text; `path` is used for messages and to resolve manifest paths.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, DatasetError> {
+        let csv_err = |e: csv::Error| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            let message = match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => format!("row has {len} fields, the header has {expected_len}"),
+                csv::ErrorKind::Utf8 { .. } => "not valid UTF-8 text".to_string(),
+                _ => e.to_string(),
+            };
+            DatasetError::Csv {
+                path: path.to_path_buf(),
+                line,
+                message,
+            }
+        };
+        // Strip a UTF-8 byte-order mark that spreadsheet programs like to add.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(bytes);
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(csv_err)?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect();
+        let format = detect_format(&header).ok_or_else(|| DatasetError::UnknownHeader {
+            path: path.to_path_buf(),
+            found: header.clone(),
+        })?;
+        let col = |n: &str| header_index(&header, n).expect("format detection checked columns");
+        let (id_col, age_col, sex_col, age_name, sex_name) = match format {
+            TableFormat::RsnaTest => (
+                col("image_ID"),
+                col("bone_age"),
+                col("sex"),
+                "bone_age",
+                "sex",
+            ),
+            TableFormat::Manifest => (col("path"), col("boneage"), col("male"), "boneage", "male"),
+            _ => (col("id"), col("boneage"), col("male"), "boneage", "male"),
+        };
+        let chrono_col = header_index(&header, "chronological_age");
+        let dir_col = header_index(&header, "dir");
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let mut samples = Vec::new();
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut record = csv::StringRecord::new();
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => return Err(csv_err(e)),
+            }
+            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            // A fully blank line (a trailing newline in a hand-edited file) is not a row.
+            if record.iter().all(|f| f.trim().is_empty()) {
+                continue;
+            }
+            let row = RowReader {
+                path,
+                line,
+                record: &record,
+            };
+            let id_name = header[id_col].as_str();
+            let raw_id = row.field(id_col, id_name)?.to_string();
+            let bone_age_months = row.age(age_col, age_name)?;
+            let sex = row.sex(sex_col, sex_name)?;
+            let chronological_age_months = match chrono_col {
+                Some(c) => Some(row.age(c, "chronological_age")?),
+                None => None,
+            };
+            let (id, image_hint) = match format {
+                TableFormat::RsnaTest => {
+                    // image_ID is a file name ("4360.png"); the id is its stem.
+                    let stem = Path::new(&raw_id)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| raw_id.clone());
+                    let dir = dir_col
+                        .and_then(|c| record.get(c))
+                        .map(str::trim)
+                        .unwrap_or("");
+                    let hint = if dir.is_empty() {
+                        PathBuf::from(&raw_id)
+                    } else {
+                        Path::new(dir).join(&raw_id)
+                    };
+                    (stem, Some(hint))
+                }
+                TableFormat::Manifest => {
+                    let p = PathBuf::from(&raw_id);
+                    let p = if p.is_absolute() { p } else { base.join(p) };
+                    (raw_id.clone(), Some(p))
+                }
+                _ => (raw_id.clone(), None),
+            };
+            if let Some(&first_line) = seen.get(&id) {
+                return Err(DatasetError::DuplicateId {
+                    path: path.to_path_buf(),
+                    line,
+                    id,
+                    first_line,
+                });
+            }
+            seen.insert(id.clone(), line);
+            samples.push(Sample {
+                id,
+                bone_age_months,
+                sex,
+                chronological_age_months,
+                image_hint,
+                image: None,
+                line,
+            });
+        }
+        if samples.is_empty() {
+            return Err(DatasetError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Dataset {
+            path: path.to_path_buf(),
+            format,
+            samples,
+        })
+    }
+
+    /// Finds every sample's image file and stores it in [`Sample::image`].
+    ///
+    /// Manifest rows name their file themselves (relative to the table). For the other
+    /// formats `images_dir` is searched up to three folders deep, so all of these work:
+    /// `DIR/<id>.png`, the Kaggle layout
+    /// `DIR/boneage-training-dataset/boneage-training-dataset/<id>.png`, the test table's
+    /// `DIR/<dir>/<image_ID>`, and `.jpg`/`.dcm` files. A missing image is an error naming the
+    /// table line; nothing is skipped silently.
+    pub fn resolve_images(&mut self, images_dir: Option<&Path>) -> Result<(), DatasetError> {
+        let index = match images_dir {
+            Some(dir) => Some(ImageIndex::build(dir)?),
+            None => None,
+        };
+        for s in &mut self.samples {
+            let missing = |looked_for: String| DatasetError::MissingImage {
+                path: self.path.clone(),
+                line: s.line,
+                id: s.id.clone(),
+                looked_for,
+            };
+            if self.format == TableFormat::Manifest {
+                let p = s.image_hint.clone().expect("manifest rows carry a path");
+                if !p.is_file() {
+                    return Err(missing(p.display().to_string()));
+                }
+                s.image = Some(p);
+                continue;
+            }
+            let Some(index) = &index else {
+                return Err(missing(
+                    "an image folder; pass one (--images DIR) for this table".to_string(),
+                ));
+            };
+            if let Some(hint) = &s.image_hint {
+                let direct = index.root.join(hint);
+                if direct.is_file() {
+                    s.image = Some(direct);
+                    continue;
+                }
+            }
+            match index.lookup(&s.id) {
+                Lookup::Found(p) => s.image = Some(p),
+                Lookup::Ambiguous(a, b) => {
+                    return Err(DatasetError::AmbiguousImage {
+                        path: self.path.clone(),
+                        line: s.line,
+                        id: s.id.clone(),
+                        first: a,
+                        second: b,
+                    })
+                }
+                Lookup::Missing => {
+                    return Err(missing(format!(
+                        "{}/**/{}.{{{}}}",
+                        index.root.display(),
+                        s.id,
+                        IMAGE_EXTENSIONS.join(",")
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fraction of samples that are boys.
+    pub fn male_fraction(&self) -> f64 {
+        let m = self.samples.iter().filter(|s| s.sex.is_male()).count();
+        m as f64 / self.samples.len().max(1) as f64
+    }
+
+    /// Bone ages in months, in table order.
+    pub fn ages(&self) -> Vec<f64> {
+        self.samples.iter().map(|s| s.bone_age_months).collect()
+    }
+}
+
+enum Lookup {
+    Found(PathBuf),
+    Ambiguous(PathBuf, PathBuf),
+    Missing,
+}
+
+/// Image files under a folder, by file stem, with their depth below the folder.
+struct ImageIndex {
+    root: PathBuf,
+    by_stem: HashMap<String, Vec<(usize, usize, PathBuf)>>,
+}
+
+impl ImageIndex {
+    const MAX_DEPTH: usize = 3;
+
+    fn build(root: &Path) -> Result<ImageIndex, DatasetError> {
+        let mut by_stem: HashMap<String, Vec<(usize, usize, PathBuf)>> = HashMap::new();
+        let mut stack = vec![(root.to_path_buf(), 0usize)];
+        while let Some((dir, depth)) = stack.pop() {
+            let entries = std::fs::read_dir(&dir).map_err(|source| DatasetError::ImageDir {
+                dir: dir.clone(),
+                source,
+            })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| DatasetError::ImageDir {
+                    dir: dir.clone(),
+                    source,
+                })?;
+                let p = entry.path();
+                if p.is_dir() {
+                    if depth < Self::MAX_DEPTH {
+                        stack.push((p, depth + 1));
+                    }
+                    continue;
+                }
+                let ext = p
+                    .extension()
+                    .map(|e| e.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                let Some(rank) = IMAGE_EXTENSIONS.iter().position(|e| *e == ext) else {
+                    continue;
+                };
+                if let Some(stem) = p.file_stem() {
+                    by_stem
+                        .entry(stem.to_string_lossy().into_owned())
+                        .or_default()
+                        .push((depth, rank, p));
+                }
+            }
+        }
+        for v in by_stem.values_mut() {
+            v.sort();
+        }
+        Ok(ImageIndex {
+            root: root.to_path_buf(),
+            by_stem,
+        })
+    }
+
+    fn lookup(&self, id: &str) -> Lookup {
+        match self.by_stem.get(id).map(Vec::as_slice) {
+            None | Some([]) => Lookup::Missing,
+            Some([(_, _, p)]) => Lookup::Found(p.clone()),
+            Some([(d0, r0, p0), (d1, r1, p1), ..]) => {
+                if d0 == d1 && r0 == r1 {
+                    Lookup::Ambiguous(p0.clone(), p1.clone())
+                } else {
+                    // The shallowest file, then the preferred extension, wins.
+                    Lookup::Found(p0.clone())
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Dataset, DatasetError> {
+        Dataset::parse(Path::new("labels.csv"), text.as_bytes())
+    }
+
+    #[test]
+    fn reads_all_three_rsna_formats() {
+        let train = parse("id,boneage,male\n1377,180,False\n1378,12,True\n").unwrap();
+        assert_eq!(train.format, TableFormat::RsnaTrain);
+        assert_eq!(train.samples[0].id, "1377");
+        assert_eq!(train.samples[0].bone_age_months, 180.0);
+        assert_eq!(train.samples[1].sex, Sex::Male);
+
+        let valid = parse("id,male,boneage\n1386,False,30\n").unwrap();
+        assert_eq!(valid.format, TableFormat::RsnaValidation);
+        assert_eq!(valid.samples[0].bone_age_months, 30.0);
+        assert_eq!(valid.samples[0].sex, Sex::Female);
+
+        let test = parse(
+            "image_ID,dir,patient_ID,sex,bone_age\n4360.png,bone_age,4360,M,168.93\n",
+        )
+        .unwrap();
+        assert_eq!(test.format, TableFormat::RsnaTest);
+        assert_eq!(test.samples[0].id, "4360");
+        assert_eq!(test.samples[0].bone_age_months, 168.93);
+        assert_eq!(
+            test.samples[0].image_hint.as_deref(),
+            Some(Path::new("bone_age/4360.png"))
+        );
+    }
+
+    #[test]
+    fn phantom_and_manifest_formats() {
+        let ph = parse("id,boneage,male,chronological_age\np1,24.5,True,26.0\n").unwrap();
+        assert_eq!(ph.format, TableFormat::Phantom);
+        assert_eq!(ph.samples[0].chronological_age_months, Some(26.0));
+        let mf = Dataset::parse(
+            Path::new("/data/set/manifest.csv"),
+            b"path,boneage,male\nimg/a.png,10,0\n",
+        )
+        .unwrap();
+        assert_eq!(mf.format, TableFormat::Manifest);
+        assert_eq!(
+            mf.samples[0].image_hint.as_deref(),
+            Some(Path::new("/data/set/img/a.png"))
+        );
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_rows_name_file_line_and_problem() {
+        let e = err("id,boneage,male\n1,12,True\n2,-3,False\n");
+        assert!(e.contains("labels.csv:3") && e.contains("negative age"), "{e}");
+        let e = err("id,boneage,male\n1,twelve,True\n");
+        assert!(e.contains("labels.csv:2") && e.contains("not a number"), "{e}");
+        let e = err("id,boneage,male\n1,12,Maybe\n");
+        assert!(e.contains("labels.csv:2") && e.contains("unknown sex"), "{e}");
+        let e = err("id,boneage,male\n1,12,True\n1,14,False\n");
+        assert!(
+            e.contains("labels.csv:3") && e.contains("duplicate id") && e.contains("line 2"),
+            "{e}"
+        );
+        let e = err("id,boneage,male\n1,,True\n");
+        assert!(e.contains("empty value") && e.contains("boneage"), "{e}");
+        let e = err("id,boneage,male\n1,12\n");
+        assert!(e.contains("labels.csv:2") && e.contains("2 fields"), "{e}");
+        let e = err("id,age,sex\n1,12,M\n");
+        assert!(e.contains("not a known label table"), "{e}");
+        let e = err("id,boneage,male\n");
+        assert!(e.contains("no rows"), "{e}");
+        let e = err("id,boneage,male\n1,2000,True\n");
+        assert!(e.contains("in months"), "{e}");
+    }
+
+    #[test]
+    fn resolves_kaggle_nested_layout_and_reports_missing_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let nested = dir
+            .path()
+            .join("boneage-training-dataset/boneage-training-dataset");
+        std::fs::create_dir_all(&nested).unwrap();
+        std::fs::write(nested.join("1377.png"), b"x").unwrap();
+        std::fs::write(nested.join("notes.txt"), b"x").unwrap();
+        let mut ds = parse("id,boneage,male\n1377,180,False\n").unwrap();
+        ds.resolve_images(Some(dir.path())).unwrap();
+        assert_eq!(ds.samples[0].image.as_deref(), Some(&*nested.join("1377.png")));
+
+        let mut ds = parse("id,boneage,male\n1377,180,False\n1378,12,True\n").unwrap();
+        let e = ds.resolve_images(Some(dir.path())).unwrap_err().to_string();
+        assert!(e.contains("labels.csv:3") && e.contains("\"1378\""), "{e}");
+
+        let mut ds = parse("id,boneage,male\n1377,180,False\n").unwrap();
+        let e = ds.resolve_images(None).unwrap_err().to_string();
+        assert!(e.contains("--images"), "{e}");
+    }
+
+    #[test]
+    fn test_table_resolves_through_its_dir_column() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("bone_age")).unwrap();
+        std::fs::write(dir.path().join("bone_age/4360.png"), b"x").unwrap();
+        let mut ds =
+            parse("image_ID,dir,patient_ID,sex,bone_age\n4360.png,bone_age,4360,M,168.93\n")
+                .unwrap();
+        ds.resolve_images(Some(dir.path())).unwrap();
+        assert!(ds.samples[0].image.as_ref().unwrap().ends_with("bone_age/4360.png"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Domain types and pure logic for bone age assessment.
+//!
+//! Nothing here touches pixels or tensors: this crate holds what every other crate agrees on —
+//! [`Sex`], ages in months, the RSNA dataset tables and the plain manifest ([`dataset`]),
+//! reproducible stratified splits ([`split`]), summary statistics ([`stats`]) and the
+//! Greulich-Pyle/Brush reference with development stages ([`reference`]).
+
+pub mod dataset;
+pub mod reference;
+pub mod sex;
+pub mod split;
+pub mod stats;
+
+pub use dataset::{Dataset, DatasetError, Sample, TableFormat};
+pub use sex::Sex;

@@ -1,0 +1,148 @@
+//! [`GrayImage`]: the single-channel `f32` image every step works on.
+
+/// A single-channel image, row-major, values nominally in `[0, 1]` (bone bright).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrayImage {
+    pub width: usize,
+    pub height: usize,
+    /// `height * width` values, row by row.
+    pub data: Vec<f32>,
+}
+
+impl GrayImage {
+    /// A `width x height` image filled with `value`.
+    pub fn new(width: usize, height: usize, value: f32) -> GrayImage {
+        GrayImage {
+            width,
+            height,
+            data: vec![value; width * height],
+        }
+    }
+
+    /// Wraps row-major data; panics if the length does not match.
+    pub fn from_vec(width: usize, height: usize, data: Vec<f32>) -> GrayImage {
+        assert_eq!(data.len(), width * height, "GrayImage::from_vec: size mismatch");
+        GrayImage {
+            width,
+            height,
+            data,
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, x: usize, y: usize) -> f32 {
+        self.data[y * self.width + x]
+    }
+
+    #[inline]
+    pub fn set(&mut self, x: usize, y: usize, v: f32) {
+        self.data[y * self.width + x] = v;
+    }
+
+    /// Bilinear sample at continuous pixel coordinates (pixel centres at integers), clamped at
+    /// the border.
+    pub fn sample_bilinear(&self, x: f32, y: f32) -> f32 {
+        let x = x.clamp(0.0, (self.width - 1) as f32);
+        let y = y.clamp(0.0, (self.height - 1) as f32);
+        let x0 = x.floor() as usize;
+        let y0 = y.floor() as usize;
+        let x1 = (x0 + 1).min(self.width - 1);
+        let y1 = (y0 + 1).min(self.height - 1);
+        let fx = x - x0 as f32;
+        let fy = y - y0 as f32;
+        let top = self.get(x0, y0) * (1.0 - fx) + self.get(x1, y0) * fx;
+        let bot = self.get(x0, y1) * (1.0 - fx) + self.get(x1, y1) * fx;
+        top * (1.0 - fy) + bot * fy
+    }
+
+    /// Resizes to `width x height` by area averaging when shrinking and bilinear
+    /// interpolation when enlarging (what radiograph thumbnails and net inputs need).
+    pub fn resize(&self, width: usize, height: usize) -> GrayImage {
+        assert!(width > 0 && height > 0, "resize to an empty image");
+        let sx = self.width as f32 / width as f32;
+        let sy = self.height as f32 / height as f32;
+        let mut out = GrayImage::new(width, height, 0.0);
+        if sx <= 1.0 && sy <= 1.0 {
+            for y in 0..height {
+                for x in 0..width {
+                    let v = self.sample_bilinear((x as f32 + 0.5) * sx - 0.5, (y as f32 + 0.5) * sy - 0.5);
+                    out.set(x, y, v);
+                }
+            }
+            return out;
+        }
+        // Box filter over the source footprint of each output pixel, with fractional edges.
+        for y in 0..height {
+            let y0 = y as f32 * sy;
+            let y1 = ((y + 1) as f32 * sy).min(self.height as f32);
+            for x in 0..width {
+                let x0 = x as f32 * sx;
+                let x1 = ((x + 1) as f32 * sx).min(self.width as f32);
+                let mut acc = 0.0f32;
+                let mut wsum = 0.0f32;
+                let mut yy = y0.floor() as usize;
+                while (yy as f32) < y1 && yy < self.height {
+                    let wy = ((yy + 1) as f32).min(y1) - (yy as f32).max(y0);
+                    let mut xx = x0.floor() as usize;
+                    let row = &self.data[yy * self.width..(yy + 1) * self.width];
+                    while (xx as f32) < x1 && xx < self.width {
+                        let wx = ((xx + 1) as f32).min(x1) - (xx as f32).max(x0);
+                        acc += row[xx] * wx * wy;
+                        wsum += wx * wy;
+                        xx += 1;
+                    }
+                    yy += 1;
+                }
+                out.set(x, y, if wsum > 0.0 { acc / wsum } else { 0.0 });
+            }
+        }
+        out
+    }
+
+    /// Largest size with the same aspect ratio that fits in `max_w x max_h`.
+    pub fn fit_within(&self, max_w: usize, max_h: usize) -> (usize, usize) {
+        let s = (max_w as f64 / self.width as f64).min(max_h as f64 / self.height as f64);
+        (
+            ((self.width as f64 * s).round() as usize).max(1),
+            ((self.height as f64 * s).round() as usize).max(1),
+        )
+    }
+
+    /// 8-bit quantisation (round to nearest, clamped), row-major.
+    pub fn to_u8(&self) -> Vec<u8> {
+        self.data
+            .iter()
+            .map(|v| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8)
+            .collect()
+    }
+
+    /// 16-bit quantisation (round to nearest, clamped), row-major.
+    pub fn to_u16(&self) -> Vec<u16> {
+        self.data
+            .iter()
+            .map(|v| (v.clamp(0.0, 1.0) * 65535.0 + 0.5) as u16)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resize_keeps_mean_and_constant_images() {
+        let mut img = GrayImage::new(40, 30, 0.0);
+        for y in 0..30 {
+            for x in 0..40 {
+                img.set(x, y, ((x + y) % 7) as f32 / 7.0);
+            }
+        }
+        let small = img.resize(10, 7);
+        let m0: f32 = img.data.iter().sum::<f32>() / img.data.len() as f32;
+        let m1: f32 = small.data.iter().sum::<f32>() / small.data.len() as f32;
+        assert!((m0 - m1).abs() < 0.02, "{m0} {m1}");
+        let c = GrayImage::new(5, 5, 0.25).resize(13, 11);
+        assert!(c.data.iter().all(|v| (v - 0.25).abs() < 1e-6));
+        assert_eq!(img.fit_within(20, 20), (20, 15));
+    }
+}

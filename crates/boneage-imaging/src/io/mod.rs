@@ -1,0 +1,390 @@
+//! Reading radiographs (PNG, JPEG, DICOM) into a [`Radiograph`], and writing PNGs atomically.
+//!
+//! The format is found from the file's first bytes, not its name: a PNG signature, a JPEG SOI
+//! marker, or a DICOM file (the `DICM` preamble, or a `.dcm` name for preamble-less files).
+//! Whatever the source, the result is one grayscale `f32` image in `[0, 1]` with bone bright.
+
+mod dicom;
+mod png_io;
+
+use boneage_core::Sex;
+use serde::Serialize;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub use png_io::{encode_png_gray16, encode_png_gray8, write_png_gray16, write_png_gray8};
+
+use crate::gray::GrayImage;
+
+/// The container a radiograph was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    Png,
+    Jpeg,
+    Dicom,
+}
+
+impl fmt::Display for SourceFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SourceFormat::Png => "PNG",
+            SourceFormat::Jpeg => "JPEG",
+            SourceFormat::Dicom => "DICOM",
+        })
+    }
+}
+
+/// How the stored samples were to be displayed, as the file said it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Photometric {
+    /// Grey, 0 = black (PNG/JPEG grey, DICOM MONOCHROME2).
+    Monochrome2,
+    /// Grey, 0 = white (DICOM MONOCHROME1); inverted on reading.
+    Monochrome1,
+    /// Grey with an alpha channel (PNG); alpha is dropped.
+    GrayAlpha,
+    /// Palette (PNG); expanded, then reduced to grey.
+    Palette,
+    /// Colour (PNG/JPEG RGB, RGBA); reduced to grey.
+    Rgb,
+}
+
+/// What is known about a radiograph besides its pixels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RadiographMeta {
+    pub source: PathBuf,
+    pub format: SourceFormat,
+    /// Bits per stored sample (8 or 16 for PNG/JPEG; BitsStored for DICOM).
+    pub bit_depth: u8,
+    pub photometric: Photometric,
+    /// Physical pixel size `[row spacing, column spacing]` in millimetres, when known.
+    pub pixel_spacing_mm: Option<[f64; 2]>,
+    /// Patient sex from the file header (DICOM PatientSex), when present.
+    pub sex: Option<Sex>,
+    /// Patient age in months from the header (PatientAge, or birth date vs study date).
+    pub age_months: Option<f64>,
+    /// DICOM transfer syntax UID, for DICOM sources.
+    pub transfer_syntax: Option<String>,
+    /// Things the reader had to guess or change (e.g. colour reduced to grey).
+    pub warnings: Vec<String>,
+}
+
+impl RadiographMeta {
+    /// Metadata with only the source, format, depth and photometric known.
+    pub fn new(source: &Path, format: SourceFormat, bit_depth: u8, photometric: Photometric) -> Self {
+        RadiographMeta {
+            source: source.to_path_buf(),
+            format,
+            bit_depth,
+            photometric,
+            pixel_spacing_mm: None,
+            sex: None,
+            age_months: None,
+            transfer_syntax: None,
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// A radiograph: pixels in `[0, 1]`, bone bright, plus what the file said about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Radiograph {
+    pub image: GrayImage,
+    pub meta: RadiographMeta,
+}
+
+/// Why a radiograph could not be read. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: cannot read file: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: file is empty")]
+    EmptyFile { path: PathBuf },
+    #[error("{path}: not a PNG, JPEG or DICOM file (first bytes {magic})")]
+    UnknownFormat { path: PathBuf, magic: String },
+    #[error("{path}: {format} file is truncated: {detail}")]
+    Truncated {
+        path: PathBuf,
+        format: SourceFormat,
+        detail: String,
+    },
+    #[error("{path}: cannot decode {format}: {detail}")]
+    Decode {
+        path: PathBuf,
+        format: SourceFormat,
+        detail: String,
+    },
+    #[error("{path}: image has zero size ({width}x{height})")]
+    ZeroSize {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+    },
+    #[error("{path}: DICOM file has no pixel data (7FE0,0010)")]
+    NoPixelData { path: PathBuf },
+    #[error("{path}: unsupported DICOM transfer syntax {uid} ({name})")]
+    UnsupportedTransferSyntax {
+        path: PathBuf,
+        uid: String,
+        name: String,
+    },
+    #[error("{path}: unsupported pixel format: {detail}")]
+    UnsupportedPixels { path: PathBuf, detail: String },
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ReadError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ReadError::Io { path, .. }
+            | ReadError::EmptyFile { path }
+            | ReadError::UnknownFormat { path, .. }
+            | ReadError::Truncated { path, .. }
+            | ReadError::Decode { path, .. }
+            | ReadError::ZeroSize { path, .. }
+            | ReadError::NoPixelData { path }
+            | ReadError::UnsupportedTransferSyntax { path, .. }
+            | ReadError::UnsupportedPixels { path, .. }
+            | ReadError::Write { path, .. } => path,
+        }
+    }
+}
+
+/// Reads a radiograph from a PNG, JPEG or DICOM file.
+pub fn read_radiograph(path: impl AsRef<Path>) -> Result<Radiograph, ReadError> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    decode_radiograph(path, &bytes)
+}
+
+/// Decodes radiograph bytes; `path` names the source in metadata and errors.
+pub fn decode_radiograph(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadError> {
+    if bytes.is_empty() {
+        return Err(ReadError::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let radiograph = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        png_io::decode_png(path, bytes)?
+    } else if bytes.starts_with(&[0xFF, 0xD8]) {
+        decode_jpeg(path, bytes)?
+    } else if is_dicom(path, bytes) {
+        dicom::decode_dicom(path, bytes)?
+    } else {
+        let magic = bytes
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        return Err(ReadError::UnknownFormat {
+            path: path.to_path_buf(),
+            magic,
+        });
+    };
+    let img = &radiograph.image;
+    if img.width == 0 || img.height == 0 {
+        return Err(ReadError::ZeroSize {
+            path: path.to_path_buf(),
+            width: img.width,
+            height: img.height,
+        });
+    }
+    Ok(radiograph)
+}
+
+fn is_dicom(path: &Path, bytes: &[u8]) -> bool {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        return true;
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    ext == "dcm" || ext == "dicom"
+}
+
+fn decode_jpeg(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadError> {
+    use image::ImageDecoder;
+    let decode_err = |e: image::ImageError| {
+        let detail = e.to_string();
+        let lower = detail.to_ascii_lowercase();
+        if lower.contains("eof") || lower.contains("end of") || lower.contains("exhausted") || lower.contains("truncat") {
+            ReadError::Truncated {
+                path: path.to_path_buf(),
+                format: SourceFormat::Jpeg,
+                detail,
+            }
+        } else {
+            ReadError::Decode {
+                path: path.to_path_buf(),
+                format: SourceFormat::Jpeg,
+                detail,
+            }
+        }
+    };
+    // A JPEG must end with an EOI marker; decoders pad a cut-off stream with grey, which
+    // would silently hide a broken file.
+    let trimmed = {
+        let mut end = bytes.len();
+        while end > 0 && bytes[end - 1] == 0 {
+            end -= 1;
+        }
+        &bytes[..end]
+    };
+    if !trimmed.ends_with(&[0xFF, 0xD9]) {
+        return Err(ReadError::Truncated {
+            path: path.to_path_buf(),
+            format: SourceFormat::Jpeg,
+            detail: "no end-of-image marker (FFD9)".to_string(),
+        });
+    }
+    let decoder =
+        image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(bytes)).map_err(decode_err)?;
+    let (w, h) = decoder.dimensions();
+    let (width, height) = (w as usize, h as usize);
+    if width == 0 || height == 0 {
+        return Err(ReadError::ZeroSize {
+            path: path.to_path_buf(),
+            width,
+            height,
+        });
+    }
+    let color = decoder.color_type();
+    let mut buf = vec![0u8; decoder.total_bytes() as usize];
+    decoder.read_image(&mut buf).map_err(decode_err)?;
+    let mut meta = RadiographMeta::new(path, SourceFormat::Jpeg, 8, Photometric::Monochrome2);
+    let data = match color {
+        image::ColorType::L8 => buf.iter().map(|&v| v as f32 / 255.0).collect(),
+        image::ColorType::Rgb8 => {
+            meta.photometric = Photometric::Rgb;
+            rgb_to_gray(path, &buf, 3, 255.0, &mut meta.warnings, |c| c as f32)
+        }
+        other => {
+            return Err(ReadError::UnsupportedPixels {
+                path: path.to_path_buf(),
+                detail: format!("JPEG colour type {other:?}"),
+            })
+        }
+    };
+    Ok(Radiograph {
+        image: GrayImage::from_vec(width, height, data),
+        meta,
+    })
+}
+
+/// Reduces interleaved colour samples to grey. Equal channels (grey stored as RGB, as many
+/// exported radiographs are) are taken as they are; unequal ones are mixed with the ITU-R
+/// BT.601 luma weights and a warning is recorded. Channels beyond the third (alpha) are ignored.
+pub(crate) fn rgb_to_gray<T: Copy>(
+    path: &Path,
+    samples: &[T],
+    channels: usize,
+    max: f32,
+    warnings: &mut Vec<String>,
+    to_f32: impl Fn(T) -> f32,
+) -> Vec<f32> {
+    let mut unequal = 0usize;
+    let out: Vec<f32> = samples
+        .chunks_exact(channels)
+        .map(|px| {
+            let (r, g, b) = (to_f32(px[0]), to_f32(px[1]), to_f32(px[2]));
+            if r != g || g != b {
+                unequal += 1;
+                (0.299 * r + 0.587 * g + 0.114 * b) / max
+            } else {
+                r / max
+            }
+        })
+        .collect();
+    if unequal > 0 {
+        warnings.push(format!(
+            "{}: colour image with unequal channels in {:.1}% of pixels; converted to grey \
+             with BT.601 luma weights",
+            path.display(),
+            100.0 * unequal as f64 / out.len().max(1) as f64
+        ));
+    }
+    out
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so
+/// a killed run never leaves a half-written file behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".to_string());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_empty_files_are_named() {
+        let e = decode_radiograph(Path::new("x.bin"), b"hello world").unwrap_err();
+        assert!(e.to_string().contains("x.bin") && e.to_string().contains("not a PNG"), "{e}");
+        let e = decode_radiograph(Path::new("e.png"), b"").unwrap_err();
+        assert!(e.to_string().contains("e.png: file is empty"), "{e}");
+    }
+
+    #[test]
+    fn jpeg_grey_and_truncated() {
+        let mut img = image::GrayImage::new(32, 24);
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            p.0[0] = (x * 7 + y) as u8;
+        }
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95)
+            .encode_image(&img)
+            .unwrap();
+        let r = decode_radiograph(Path::new("a.jpg"), &bytes).unwrap();
+        assert_eq!((r.image.width, r.image.height), (32, 24));
+        assert_eq!(r.meta.format, SourceFormat::Jpeg);
+        let v = r.image.get(16, 10) * 255.0;
+        assert!((v - (16.0 * 7.0 + 10.0)).abs() < 6.0, "{v}");
+        let cut = &bytes[..bytes.len() / 2];
+        let e = decode_radiograph(Path::new("cut.jpg"), cut).unwrap_err();
+        assert!(matches!(e, ReadError::Truncated { .. }), "{e}");
+        assert!(e.to_string().contains("cut.jpg"), "{e}");
+    }
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.txt");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+    }
+}

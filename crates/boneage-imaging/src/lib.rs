@@ -1,0 +1,14 @@
+//! Radiographs as pixels: reading PNG, JPEG and DICOM into one grayscale `f32` image type
+//! ([`GrayImage`], [`Radiograph`]), writing PNGs atomically, and the classical image steps
+//! that need no network (quality flags, resizing).
+//!
+//! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
+//! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
+//! reading.
+
+pub mod gray;
+pub mod io;
+pub mod quality;
+
+pub use gray::GrayImage;
+pub use io::{read_radiograph, Photometric, Radiograph, RadiographMeta, ReadError, SourceFormat};

@@ -1,0 +1,1 @@
+//! Per-image quality flags (being written).

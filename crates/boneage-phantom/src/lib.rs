@@ -1,0 +1,1 @@
+//! Synthetic hand radiograph phantom (issue 3); being written.

@@ -1,0 +1,48 @@
+//! `boneage`: automated pediatric bone age assessment from left-hand radiographs.
+//!
+//! One subcommand per job; each lives in its own module under `cmd/`. Errors are printed as a
+//! chain (`error: ...`, `caused by: ...`) and the process exits with status 2.
+
+mod cmd;
+mod progress;
+mod report;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "boneage", version, about = "Automated pediatric bone age assessment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Explore a label table (and optionally its images): HTML report, summary.json, quality flags.
+    Eda(cmd::eda::EdaArgs),
+    /// Read radiographs and print what is known about each (size, depth, photometric, header).
+    Inspect(cmd::inspect::InspectArgs),
+    /// Generate a synthetic hand radiograph dataset with ground truth.
+    Phantom(cmd::phantom::PhantomArgs),
+    /// Show the tensor engine (libtorch) this build uses and the devices it sees.
+    #[cfg(feature = "torch")]
+    Engine,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Eda(args) => cmd::eda::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Phantom(args) => cmd::phantom::run(args),
+        #[cfg(feature = "torch")]
+        Command::Engine => cmd::engine::run(),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err}");
+        for cause in err.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(2);
+    }
+}
