@@ -1,14 +1,16 @@
 //! Radiographs as pixels: reading PNG, JPEG and DICOM into one grayscale `f32` image type
 //! ([`GrayImage`], [`Radiograph`]), writing PNGs atomically, and the classical image steps
-//! that need no network (quality flags, resizing).
+//! that need no network: thresholds, connected components, per-image quality flags.
 //!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
 //! reading.
 
+pub mod components;
 pub mod gray;
 pub mod io;
 pub mod quality;
+pub mod threshold;
 
 pub use gray::GrayImage;
 pub use io::{read_radiograph, Photometric, Radiograph, RadiographMeta, ReadError, SourceFormat};

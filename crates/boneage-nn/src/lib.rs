@@ -1,1 +1,11 @@
-//! nn
+//! Everything that runs on libtorch (through `tch`): the tensor engine and devices
+//! ([`engine`]), and turning radiographs into tensors ([`tensor`]). Networks, losses, the
+//! trainer and the inference pipeline are built on these.
+//!
+//! Only this crate (and the `boneage` binary's `torch` feature) needs libtorch; the rest of the
+//! workspace builds and tests without it.
+
+pub mod engine;
+pub mod tensor;
+
+pub use engine::{DeviceChoice, EngineInfo};
