@@ -6,6 +6,7 @@
 //! Greulich-Pyle/Brush reference with development stages ([`reference`]).
 
 pub mod dataset;
+pub mod labels;
 pub mod reference;
 pub mod sex;
 pub mod split;

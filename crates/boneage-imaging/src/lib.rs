@@ -1,6 +1,7 @@
 //! Radiographs as pixels: reading PNG, JPEG and DICOM into one grayscale `f32` image type
 //! ([`GrayImage`], [`Radiograph`]), writing PNGs atomically, and the classical image steps
-//! that need no network: thresholds, connected components, per-image quality flags.
+//! that need no network: thresholds, connected components, per-image quality flags, affine
+//! warps and intensity transforms.
 //!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
@@ -8,8 +9,10 @@
 
 pub mod components;
 pub mod gray;
+pub mod intensity;
 pub mod io;
 pub mod quality;
+pub mod spatial;
 pub mod threshold;
 
 pub use gray::GrayImage;

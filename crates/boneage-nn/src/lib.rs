@@ -6,6 +6,9 @@
 //! workspace builds and tests without it.
 
 pub mod engine;
+pub mod data;
 pub mod tensor;
+pub mod training;
+pub mod vgg;
 
 pub use engine::{DeviceChoice, EngineInfo};

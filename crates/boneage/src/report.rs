@@ -146,22 +146,27 @@ pub fn bar_chart_svg(
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(0.0..n as f64, 0.0..ymax)?;
-        let every = n.div_ceil(12).max(1);
+        let every = n.div_ceil(20).max(1);
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .x_labels(0)
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .x_labels(n.min(24))
-            .x_label_formatter(&|x| {
-                let i = x.floor() as usize;
-                if i < n && i % every == 0 && (x - x.floor()).abs() < 1e-9 {
-                    labels[i].clone()
-                } else {
-                    String::new()
-                }
-            })
             .draw()?;
+        // Category labels under the centre of each group, drawn on the root area.
+        let style = ("sans-serif", 13).into_font().color(&BLACK);
+        for (i, l) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
+            let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+            root.draw(&Text::new(
+                l.clone(),
+                (px, py + 6),
+                style.clone().pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
+            ))?;
+        }
         let k = series.len().max(1) as f64;
         let bar_w = 0.84 / k;
         for (si, s) in series.iter().enumerate() {

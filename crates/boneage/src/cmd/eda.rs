@@ -265,10 +265,10 @@ fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Re
         stats::histogram(&ages, 0.0, 12.0, bins).into_iter().map(|c| c as f64).collect()
     };
     let (m, f) = (hist(Sex::Male), hist(Sex::Female));
-    let labels: Vec<String> = (0..bins).map(|i| format!("{i}")).collect();
+    let labels: Vec<String> = (0..bins).map(|i| format!("{i}–{}", i + 1)).collect();
     let svg = bar_chart_svg(
         "Bone age by sex",
-        "bone age (years, 12-month bins)",
+        "bone age (years)",
         "radiographs",
         &labels,
         &[

@@ -1,0 +1,526 @@
+//! From dataset samples to batches: decode, fit into the network input, augment, standardise,
+//! batch — on worker threads that run ahead of the training step.
+//!
+//! Each image is decoded once and kept (shrunk to fit the input, letterboxed on air = 0) when
+//! [`DataConfig::cache_decoded`] is on. Augmentation is a random affine map (rotation, shift,
+//! scale — never a flip: a left hand stays left), gamma, contrast and Gaussian noise; then every
+//! image is standardised to zero mean and unit SD. Randomness comes from a ChaCha RNG seeded by
+//! (seed, epoch, batch index), so batches are identical whatever the number of workers.
+
+use boneage_core::labels::{cumulative_target, scale_age, BINS};
+use boneage_core::Sample;
+use boneage_imaging::intensity::{contrast, gamma, standardize};
+use boneage_imaging::spatial::{warp, Affine};
+use boneage_imaging::GrayImage;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, OnceLock};
+
+/// What to do with an image that fails to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadImage {
+    /// Stop with an error naming the file (default).
+    Stop,
+    /// Leave it out, count it, and report the count at the end.
+    Skip,
+}
+
+/// Random augmentation ranges. Defaults are moderate, as for hand radiographs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentConfig {
+    /// Rotation drawn uniformly in ±this, degrees. Default 15.
+    pub rotation_deg: f64,
+    /// Shift drawn uniformly in ±this fraction of the input size. Default 0.05.
+    pub shift_fraction: f64,
+    /// Scale drawn uniformly in 1 ± this. Default 0.1.
+    pub scale: f64,
+    /// Gamma drawn log-uniformly in [1/(1+g), 1+g]. Default 0.3.
+    pub gamma: f64,
+    /// Contrast factor drawn uniformly in 1 ± this. Default 0.2.
+    pub contrast: f64,
+    /// SD of added Gaussian noise (image in [0, 1]). Default 0.02.
+    pub noise_sd: f64,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        AugmentConfig {
+            rotation_deg: 15.0,
+            shift_fraction: 0.05,
+            scale: 0.1,
+            gamma: 0.3,
+            contrast: 0.2,
+            noise_sd: 0.02,
+        }
+    }
+}
+
+/// The data pipeline's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    pub augment: AugmentConfig,
+    /// Decoding/augmenting threads. Default 2.
+    pub workers: usize,
+    /// Batches prepared ahead of the training step. Default 4.
+    pub prefetch: usize,
+    /// Keep each decoded, fitted image in memory after its first use. Default true.
+    pub cache_decoded: bool,
+    pub on_bad_image: OnBadImage,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        DataConfig {
+            augment: AugmentConfig::default(),
+            workers: 2,
+            prefetch: 4,
+            cache_decoded: true,
+            on_bad_image: OnBadImage::Stop,
+        }
+    }
+}
+
+/// A data error: which file and what happened.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DataError {
+    #[error("sample {id:?} has no image path (resolve the dataset's images first)")]
+    NoImage { id: String },
+    #[error("{0}")]
+    Decode(String),
+    #[error("a data worker stopped unexpectedly")]
+    WorkerLost,
+}
+
+/// One batch, laid out for tensors.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub ids: Vec<String>,
+    /// `[n, 1, height, width]`, row-major.
+    pub images: Vec<f32>,
+    /// `[n, 1]`: 1 for male.
+    pub sex: Vec<f32>,
+    /// Bone age in months, `[n]`.
+    pub ages: Vec<f32>,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn images_tensor(&self) -> tch::Tensor {
+        tch::Tensor::from_slice(&self.images).view([self.len() as i64, 1, self.height as i64, self.width as i64])
+    }
+
+    pub fn sex_tensor(&self) -> tch::Tensor {
+        tch::Tensor::from_slice(&self.sex).view([self.len() as i64, 1])
+    }
+
+    pub fn ages_tensor(&self) -> tch::Tensor {
+        tch::Tensor::from_slice(&self.ages)
+    }
+
+    /// Regression targets `(age − 120) / 120`, `[n, 1]`.
+    pub fn scaled_age_tensor(&self) -> tch::Tensor {
+        let v: Vec<f32> = self.ages.iter().map(|&a| scale_age(a as f64) as f32).collect();
+        tch::Tensor::from_slice(&v).view([self.len() as i64, 1])
+    }
+
+    /// Cumulative classification targets, `[n, 240]`.
+    pub fn cumulative_tensor(&self) -> tch::Tensor {
+        let mut v = Vec::with_capacity(self.len() * BINS);
+        for &a in &self.ages {
+            v.extend_from_slice(&cumulative_target(a as f64));
+        }
+        tch::Tensor::from_slice(&v).view([self.len() as i64, BINS as i64])
+    }
+}
+
+struct Item {
+    id: String,
+    path: Option<PathBuf>,
+    male: bool,
+    age: f32,
+}
+
+/// Serves batches of a fixed set of samples at a fixed input size.
+pub struct Loader {
+    items: Arc<Vec<Item>>,
+    cache: Arc<Vec<OnceLock<Result<Arc<GrayImage>, String>>>>,
+    skipped: Arc<AtomicUsize>,
+    cfg: DataConfig,
+    width: usize,
+    height: usize,
+    seed: u64,
+}
+
+impl Loader {
+    /// A loader for `samples` (images resolved) producing `width x height` inputs.
+    pub fn new(samples: &[Sample], width: usize, height: usize, cfg: DataConfig, seed: u64) -> Loader {
+        let items: Vec<Item> = samples
+            .iter()
+            .map(|s| Item {
+                id: s.id.clone(),
+                path: s.image.clone(),
+                male: s.sex.is_male(),
+                age: s.bone_age_months as f32,
+            })
+            .collect();
+        let cache = (0..items.len()).map(|_| OnceLock::new()).collect();
+        Loader {
+            items: Arc::new(items),
+            cache: Arc::new(cache),
+            skipped: Arc::new(AtomicUsize::new(0)),
+            cfg,
+            width,
+            height,
+            seed,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Images left out so far because they failed to decode (with [`OnBadImage::Skip`]).
+    pub fn skipped(&self) -> usize {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    /// Batches of one epoch, in a fixed order: shuffled by (seed, epoch) when `shuffle`,
+    /// augmented when `augment`. Prepared by the worker threads ahead of consumption.
+    pub fn epoch(&self, epoch: u64, batch_size: usize, shuffle: bool, augment: bool) -> EpochBatches {
+        let mut order: Vec<usize> = (0..self.items.len()).collect();
+        if shuffle {
+            use rand::seq::SliceRandom;
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, epoch, u64::MAX));
+            order.shuffle(&mut rng);
+        }
+        let jobs: Arc<Vec<Vec<usize>>> = Arc::new(order.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect());
+        let n_jobs = jobs.len();
+        let next = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = sync_channel(self.cfg.prefetch.max(1));
+        let workers = self.cfg.workers.max(1);
+        for _ in 0..workers {
+            let (jobs, next, tx) = (jobs.clone(), next.clone(), tx.clone());
+            let ctx = Ctx {
+                items: self.items.clone(),
+                cache: self.cache.clone(),
+                skipped: self.skipped.clone(),
+                cfg: self.cfg.clone(),
+                width: self.width,
+                height: self.height,
+                seed: self.seed,
+            };
+            std::thread::spawn(move || loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= jobs.len() {
+                    break;
+                }
+                let mut rng = ChaCha8Rng::seed_from_u64(mix(ctx.seed, epoch, j as u64));
+                let batch = ctx.make_batch(&jobs[j], augment, &mut rng);
+                if tx.send((j, batch)).is_err() {
+                    break;
+                }
+            });
+        }
+        EpochBatches {
+            rx,
+            pending: BTreeMap::new(),
+            next: 0,
+            total: n_jobs,
+        }
+    }
+}
+
+fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The batches of one epoch, in order.
+pub struct EpochBatches {
+    rx: Receiver<(usize, Result<Batch, DataError>)>,
+    pending: BTreeMap<usize, Result<Batch, DataError>>,
+    next: usize,
+    total: usize,
+}
+
+impl EpochBatches {
+    /// Number of batches in the epoch.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+}
+
+impl Iterator for EpochBatches {
+    type Item = Result<Batch, DataError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.total {
+            return None;
+        }
+        loop {
+            if let Some(b) = self.pending.remove(&self.next) {
+                self.next += 1;
+                return Some(b);
+            }
+            match self.rx.recv() {
+                Ok((j, b)) => {
+                    self.pending.insert(j, b);
+                }
+                Err(_) => {
+                    self.next = self.total;
+                    return Some(Err(DataError::WorkerLost));
+                }
+            }
+        }
+    }
+}
+
+struct Ctx {
+    items: Arc<Vec<Item>>,
+    cache: Arc<Vec<OnceLock<Result<Arc<GrayImage>, String>>>>,
+    skipped: Arc<AtomicUsize>,
+    cfg: DataConfig,
+    width: usize,
+    height: usize,
+    seed: u64,
+}
+
+impl Ctx {
+    fn decode(&self, i: usize) -> Result<Arc<GrayImage>, String> {
+        let item = &self.items[i];
+        let load = || -> Result<Arc<GrayImage>, String> {
+            let path = item.path.as_ref().ok_or_else(|| DataError::NoImage { id: item.id.clone() }.to_string())?;
+            let r = boneage_imaging::read_radiograph(path).map_err(|e| e.to_string())?;
+            Ok(Arc::new(fit_letterbox(&r.image, self.width, self.height)))
+        };
+        if self.cfg.cache_decoded {
+            let r = self.cache[i].get_or_init(|| {
+                let r = load();
+                if r.is_err() && self.cfg.on_bad_image == OnBadImage::Skip {
+                    self.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                r
+            });
+            r.clone()
+        } else {
+            load()
+        }
+    }
+
+    fn make_batch(&self, idx: &[usize], augment: bool, rng: &mut ChaCha8Rng) -> Result<Batch, DataError> {
+        let (w, h) = (self.width, self.height);
+        let mut b = Batch {
+            ids: Vec::with_capacity(idx.len()),
+            images: Vec::with_capacity(idx.len() * w * h),
+            sex: Vec::with_capacity(idx.len()),
+            ages: Vec::with_capacity(idx.len()),
+            height: h,
+            width: w,
+        };
+        for &i in idx {
+            // Draw the augmentation before decoding so a skipped image does not shift the
+            // random stream of the others.
+            let aug = augment.then(|| Draw::new(&self.cfg.augment, rng));
+            let img = match self.decode(i) {
+                Ok(img) => img,
+                Err(e) => match self.cfg.on_bad_image {
+                    OnBadImage::Stop => return Err(DataError::Decode(e)),
+                    OnBadImage::Skip => {
+                        if !self.cfg.cache_decoded {
+                            self.skipped.fetch_add(1, Ordering::Relaxed);
+                        }
+                        continue;
+                    }
+                },
+            };
+            let img = match aug {
+                Some(d) => d.apply(&img),
+                None => {
+                    let mut x = (*img).clone();
+                    standardize(&mut x);
+                    x
+                }
+            };
+            let item = &self.items[i];
+            b.ids.push(item.id.clone());
+            b.images.extend_from_slice(&img.data);
+            b.sex.push(item.male as u8 as f32);
+            b.ages.push(item.age);
+        }
+        Ok(b)
+    }
+}
+
+/// Shrinks an image to fit `width x height` keeping its aspect ratio, centred on air (0).
+pub fn fit_letterbox(img: &GrayImage, width: usize, height: usize) -> GrayImage {
+    let (fw, fh) = img.fit_within(width, height);
+    let small = img.resize(fw, fh);
+    if fw == width && fh == height {
+        return small;
+    }
+    let mut out = GrayImage::new(width, height, 0.0);
+    let (ox, oy) = ((width - fw) / 2, (height - fh) / 2);
+    for y in 0..fh {
+        out.data[(oy + y) * width + ox..(oy + y) * width + ox + fw].copy_from_slice(&small.data[y * fw..(y + 1) * fw]);
+    }
+    out
+}
+
+/// One draw of the augmentation parameters.
+struct Draw {
+    rotation: f64,
+    shift: (f64, f64),
+    scale: f64,
+    gamma: f32,
+    contrast: f32,
+    noise_sd: f32,
+    noise_seed: u64,
+}
+
+impl Draw {
+    fn new(a: &AugmentConfig, rng: &mut ChaCha8Rng) -> Draw {
+        let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
+        let g = (1.0 + a.gamma.max(0.0)).ln();
+        Draw {
+            rotation: sym(rng, a.rotation_deg),
+            shift: (sym(rng, a.shift_fraction), sym(rng, a.shift_fraction)),
+            scale: 1.0 + sym(rng, a.scale),
+            gamma: sym(rng, g).exp() as f32,
+            contrast: (1.0 + sym(rng, a.contrast)) as f32,
+            noise_sd: a.noise_sd as f32,
+            noise_seed: rng.gen(),
+        }
+    }
+
+    fn apply(&self, img: &GrayImage) -> GrayImage {
+        let (w, h) = (img.width as f64, img.height as f64);
+        let (cx, cy) = ((w - 1.0) / 2.0, (h - 1.0) / 2.0);
+        // Output → source: undo shift, rotation and scale about the centre.
+        let forward = Affine::translate(cx + self.shift.0 * w, cy + self.shift.1 * h)
+            .after(&Affine::rotate_deg(self.rotation))
+            .after(&Affine::scale(self.scale, self.scale))
+            .after(&Affine::translate(-cx, -cy));
+        let to_source = forward.inverse().expect("scale is positive");
+        let mut out = warp(img, img.width, img.height, &to_source, 0.0);
+        gamma(&mut out, self.gamma);
+        contrast(&mut out, self.contrast);
+        if self.noise_sd > 0.0 {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.noise_seed);
+            for v in &mut out.data {
+                // Box-Muller.
+                let (u1, u2): (f32, f32) = (rng.gen_range(1e-7..1.0), rng.gen());
+                *v += self.noise_sd * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+            }
+        }
+        standardize(&mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boneage_core::Sex;
+
+    fn write_set(dir: &std::path::Path, n: usize) -> Vec<Sample> {
+        (0..n)
+            .map(|i| {
+                let mut img = GrayImage::new(40, 50, 0.1);
+                for y in 10..40 {
+                    for x in 10..30 {
+                        img.set(x, y, 0.3 + 0.01 * i as f32);
+                    }
+                }
+                let p = dir.join(format!("{i}.png"));
+                boneage_imaging::io::write_png_gray8(&p, &img).unwrap();
+                Sample {
+                    id: i.to_string(),
+                    bone_age_months: 10.0 * i as f64,
+                    sex: Sex::from_is_male(i % 2 == 0),
+                    chronological_age_months: None,
+                    image_hint: None,
+                    image: Some(p),
+                    line: i as u64 + 2,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_are_ordered_complete_and_thread_count_independent() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = write_set(dir.path(), 10);
+        let run = |workers: usize| -> Vec<Batch> {
+            let cfg = DataConfig { workers, ..Default::default() };
+            let l = Loader::new(&samples, 16, 16, cfg, 7);
+            l.epoch(3, 4, true, true).map(|b| b.unwrap()).collect()
+        };
+        let a = run(1);
+        let b = run(3);
+        assert_eq!(a.len(), 3);
+        assert_eq!(a.iter().map(|b| b.len()).sum::<usize>(), 10);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.ids, y.ids);
+            assert_eq!(x.images, y.images, "same pixels whatever the worker count");
+        }
+        let mut ids: Vec<String> = a.iter().flat_map(|b| b.ids.clone()).collect();
+        ids.sort();
+        assert_eq!(ids.len(), 10);
+        let t = a[0].images_tensor();
+        assert_eq!(t.size(), vec![4, 1, 16, 16]);
+        assert_eq!(a[0].cumulative_tensor().size(), vec![4, 240]);
+        // Standardised.
+        let img = &a[0].images[..256];
+        let m = img.iter().sum::<f32>() / 256.0;
+        assert!(m.abs() < 1e-3, "{m}");
+    }
+
+    #[test]
+    fn bad_image_stops_or_is_skipped_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = write_set(dir.path(), 5);
+        std::fs::write(samples[2].image.as_ref().unwrap(), b"\x89PNG\r\n\x1a\nbroken").unwrap();
+        let l = Loader::new(&samples, 16, 16, DataConfig::default(), 1);
+        let err = l.epoch(0, 5, false, false).find_map(|b| b.err()).expect("an error");
+        assert!(err.to_string().contains("2.png"), "{err}");
+        let cfg = DataConfig { on_bad_image: OnBadImage::Skip, ..Default::default() };
+        let l = Loader::new(&samples, 16, 16, cfg, 1);
+        for epoch in 0..2 {
+            let n: usize = l.epoch(epoch, 2, true, true).map(|b| b.unwrap().len()).sum();
+            assert_eq!(n, 4);
+        }
+        assert_eq!(l.skipped(), 1, "counted once, not once per epoch");
+    }
+
+    #[test]
+    fn letterbox_keeps_aspect() {
+        let img = GrayImage::new(100, 50, 1.0);
+        let f = fit_letterbox(&img, 20, 20);
+        assert_eq!((f.width, f.height), (20, 20));
+        assert_eq!(f.get(10, 0), 0.0);
+        assert_eq!(f.get(10, 10), 1.0);
+    }
+}

@@ -1,0 +1,567 @@
+//! Training a bone age network: Adam with weight decay, a cosine learning-rate schedule, early
+//! stopping on validation MAE, best and last checkpoints written atomically, resume after a
+//! kill, per-epoch `metrics.csv`, a progress bar, and a stop with a clear message on a NaN loss.
+//!
+//! A run folder holds everything needed to reproduce and reuse it:
+//!
+//! | file | what |
+//! |---|---|
+//! | `config.json` | the [`TrainConfig`] (written first) |
+//! | `split.json` | ids of the training and validation samples |
+//! | `metrics.csv` | one row per epoch |
+//! | `best.safetensors` | weights with the lowest validation MAE |
+//! | `last.safetensors` | weights after the last finished epoch |
+//! | `state.json` | epoch, best MAE, early-stopping counter (for `--resume`) |
+//!
+//! On resume the weights and counters are restored; Adam's moment estimates are not (libtorch's
+//! optimizer state is not reachable through `tch`), so the first steps after a resume behave
+//! like a warm restart.
+
+use crate::data::{Batch, DataConfig, DataError, Loader};
+use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
+use boneage_core::labels::unscale_age;
+use boneage_core::Sample;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+/// Adam settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamConfig {
+    /// Peak learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Decoupled weight decay (AdamW). Default 1e-4.
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig {
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            beta1: 0.9,
+            beta2: 0.999,
+        }
+    }
+}
+
+/// Learning-rate schedule over epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Schedule {
+    Constant,
+    /// Linear warm-up for one epoch, then cosine decay to 5% of the peak.
+    Cosine,
+}
+
+/// Everything a training run needs; saved as `config.json` in the run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub model: VggConfig,
+    pub data: DataConfig,
+    pub optimizer: AdamConfig,
+    pub schedule: Schedule,
+    /// Maximum number of epochs. Default 30.
+    pub epochs: usize,
+    /// Default 16.
+    pub batch_size: usize,
+    /// Stop after this many epochs without a better validation MAE. Default 8.
+    pub patience: usize,
+    /// Fraction of the training table held out for validation (stratified by sex and age),
+    /// when no separate validation set is given. Default 0.15.
+    pub validation_fraction: f64,
+    /// Seed of the split, the initial weights, the shuffling and the augmentation. Default 42.
+    pub seed: u64,
+    /// Run convolutions in channels-last memory layout on CPU (faster with oneDNN). Default true.
+    pub channels_last: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: VggConfig::default(),
+            data: DataConfig::default(),
+            optimizer: AdamConfig::default(),
+            schedule: Schedule::Cosine,
+            epochs: 30,
+            batch_size: 16,
+            patience: 8,
+            validation_fraction: 0.15,
+            seed: 42,
+            channels_last: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.model.validate()?;
+        let bad = |m: &str| Err(TrainError::Config(ConfigError(m.to_string())));
+        if self.epochs == 0 {
+            return bad("epochs must be >= 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size must be >= 1");
+        }
+        if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
+            return bad("optimizer.lr must be a positive number");
+        }
+        if self.optimizer.weight_decay < 0.0 {
+            return bad("optimizer.weight_decay must be >= 0");
+        }
+        if !(0.0..0.9).contains(&self.validation_fraction) {
+            return bad("validation_fraction must be in [0, 0.9)");
+        }
+        Ok(())
+    }
+
+    /// Reads a config file (JSON); unknown keys and impossible values are errors naming the file.
+    pub fn read(path: &Path) -> Result<TrainConfig, TrainError> {
+        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
+        let cfg: TrainConfig = serde_json::from_str(&text)
+            .map_err(|e| TrainError::Config(ConfigError(format!("{}: {e}", path.display()))))?;
+        cfg.validate()
+            .map_err(|e| TrainError::Config(ConfigError(format!("{}: {e}", path.display()))))?;
+        Ok(cfg)
+    }
+
+    /// Learning rate at an epoch (0-based).
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        let peak = self.optimizer.lr;
+        match self.schedule {
+            Schedule::Constant => peak,
+            Schedule::Cosine => {
+                if epoch == 0 && self.epochs > 2 {
+                    return peak * 0.3;
+                }
+                let t = epoch as f64 / (self.epochs.max(2) - 1) as f64;
+                let min = 0.05 * peak;
+                min + (peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
+            }
+        }
+    }
+}
+
+/// Why training stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}: {1}")]
+    Io(PathBuf, String),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("{0}")]
+    Torch(String),
+    #[error(
+        "loss became {value} at epoch {epoch}, batch {batch}; stopped. The last good \
+         checkpoint is kept in {run}"
+    )]
+    NonFinite {
+        value: f64,
+        epoch: usize,
+        batch: usize,
+        run: PathBuf,
+    },
+    #[error("{0}: no checkpoint to resume from (state.json and last.safetensors are needed)")]
+    NoCheckpoint(PathBuf),
+    #[error("{0}")]
+    Dataset(String),
+}
+
+impl From<tch::TchError> for TrainError {
+    fn from(e: tch::TchError) -> Self {
+        TrainError::Torch(e.to_string())
+    }
+}
+
+/// Counters saved after every epoch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Last finished epoch (1-based).
+    pub epoch: usize,
+    pub best_valid_mae: f64,
+    pub best_epoch: usize,
+    pub epochs_without_improvement: usize,
+    pub skipped_images: usize,
+    pub finished: bool,
+}
+
+/// One epoch's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub lr: f64,
+    pub train_loss: f64,
+    pub train_mae_months: f64,
+    pub valid_mae_months: f64,
+    pub seconds: f64,
+}
+
+/// What a finished run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub run: PathBuf,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub best_valid_mae_months: f64,
+    pub skipped_images: usize,
+    pub stopped_early: bool,
+}
+
+/// A network with its var store and config, on a device.
+pub struct Model {
+    pub vs: nn::VarStore,
+    pub net: Vgg,
+    pub config: VggConfig,
+    pub channels_last: bool,
+}
+
+impl Model {
+    pub fn new(config: &VggConfig, device: Device, channels_last: bool) -> Result<Model, ConfigError> {
+        let vs = nn::VarStore::new(device);
+        let net = config.init(&vs.root())?;
+        let channels_last = channels_last && device == Device::Cpu;
+        let m = Model {
+            vs,
+            net,
+            config: config.clone(),
+            channels_last,
+        };
+        m.relayout();
+        Ok(m)
+    }
+
+    /// Puts 4-D weights in channels-last layout when enabled (values unchanged).
+    fn relayout(&self) {
+        if !self.channels_last {
+            return;
+        }
+        tch::no_grad(|| {
+            for (_, mut v) in self.vs.variables() {
+                if v.dim() == 4 {
+                    let cl = crate::tensor::to_channels_last(&v);
+                    v.set_data(&cl);
+                }
+            }
+        });
+    }
+
+    fn input(&self, batch: &Batch) -> (Tensor, Tensor) {
+        let device = self.vs.device();
+        let x = batch.images_tensor().to_device(device);
+        let x = if self.channels_last { crate::tensor::to_channels_last(&x) } else { x };
+        (x, batch.sex_tensor().to_device(device))
+    }
+
+    /// Raw network outputs for a batch.
+    pub fn forward(&self, batch: &Batch, train: bool) -> Tensor {
+        let (x, s) = self.input(batch);
+        self.net.forward(&x, &s, train)
+    }
+
+    /// Ages in months from raw outputs (`[n, 1]` scaled age, or `[n, 240]` logits).
+    pub fn ages_from_output(&self, out: &Tensor) -> Tensor {
+        match self.config.head {
+            Head::Regression => out.view([-1]) * boneage_core::labels::AGE_HALF_RANGE + boneage_core::labels::AGE_CENTRE,
+            Head::Classification => out.sigmoid().sum_dim_intlist([1i64].as_slice(), false, Kind::Float),
+        }
+    }
+
+    /// The training loss of a batch.
+    pub fn loss(&self, out: &Tensor, batch: &Batch) -> Tensor {
+        let device = self.vs.device();
+        match self.config.head {
+            Head::Regression => out.l1_loss(&batch.scaled_age_tensor().to_device(device), tch::Reduction::Mean),
+            Head::Classification => out.binary_cross_entropy_with_logits::<Tensor>(
+                &batch.cumulative_tensor().to_device(device),
+                None,
+                None,
+                tch::Reduction::Mean,
+            ),
+        }
+    }
+
+    /// Predicted ages (months) for every sample of an epoch, in order, with their ids.
+    pub fn predict_loader(&self, loader: &Loader, batch_size: usize) -> Result<Vec<(String, f64)>, DataError> {
+        let mut out = Vec::with_capacity(loader.len());
+        tch::no_grad(|| -> Result<(), DataError> {
+            for b in loader.epoch(0, batch_size, false, false) {
+                let b = b?;
+                if b.is_empty() {
+                    continue;
+                }
+                let ages = self.ages_from_output(&self.forward(&b, false));
+                let ages: Vec<f32> = Vec::<f32>::try_from(ages.to_device(Device::Cpu)).unwrap_or_default();
+                for (id, a) in b.ids.iter().zip(ages) {
+                    out.push((id.clone(), a as f64));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// Saves a var store atomically (temporary file in the same folder, then rename).
+pub fn save_atomic(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp.safetensors",
+        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        std::process::id()
+    ));
+    // Channels-last weights are not contiguous in the default layout; safetensors wants them
+    // contiguous. Sorted names give byte-identical files for identical weights.
+    let mut named: Vec<(String, Tensor)> =
+        vs.variables().into_iter().map(|(k, v)| (k, v.contiguous())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(v).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))? + "\n";
+    boneage_imaging::io::write_atomic(path, text.as_bytes()).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+}
+
+/// Training and validation samples of a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Split {
+    pub train: Vec<String>,
+    pub valid: Vec<String>,
+}
+
+/// Trains a network into `run`. `train` and `valid` must have their images resolved. With
+/// `resume`, continues the run found in `run`.
+pub fn train(
+    cfg: &TrainConfig,
+    train: &[Sample],
+    valid: &[Sample],
+    run: &Path,
+    device: Device,
+    resume: bool,
+    mut on_epoch: impl FnMut(&EpochMetrics),
+) -> Result<TrainSummary, TrainError> {
+    cfg.validate()?;
+    if train.is_empty() || valid.is_empty() {
+        return Err(TrainError::Dataset(format!(
+            "training needs samples to train on and to validate with (got {} and {})",
+            train.len(),
+            valid.len()
+        )));
+    }
+    std::fs::create_dir_all(run).map_err(|e| TrainError::Io(run.to_path_buf(), e.to_string()))?;
+    tch::manual_seed(cfg.seed as i64);
+    let mut model = Model::new(&cfg.model, device, cfg.channels_last)?;
+    let metrics_path = run.join("metrics.csv");
+    let mut state = TrainState {
+        epoch: 0,
+        best_valid_mae: f64::INFINITY,
+        best_epoch: 0,
+        epochs_without_improvement: 0,
+        skipped_images: 0,
+        finished: false,
+    };
+    if resume {
+        let state_path = run.join("state.json");
+        let last = run.join("last.safetensors");
+        if !state_path.is_file() || !last.is_file() {
+            return Err(TrainError::NoCheckpoint(run.to_path_buf()));
+        }
+        let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::Io(state_path.clone(), e.to_string()))?;
+        state = serde_json::from_str(&text).map_err(|e| TrainError::Io(state_path.clone(), e.to_string()))?;
+        model.vs.load(&last)?;
+        model.relayout();
+        // A run resumed with more epochs (or more patience) than it had goes on.
+        state.finished =
+            state.epoch >= cfg.epochs || state.epochs_without_improvement >= cfg.patience;
+    } else {
+        write_json(&run.join("config.json"), cfg)?;
+        write_json(
+            &run.join("split.json"),
+            &Split {
+                train: train.iter().map(|s| s.id.clone()).collect(),
+                valid: valid.iter().map(|s| s.id.clone()).collect(),
+            },
+        )?;
+        boneage_imaging::io::write_atomic(&metrics_path, b"epoch,lr,train_loss,train_mae_months,valid_mae_months,seconds\n")
+            .map_err(|e| TrainError::Io(metrics_path.clone(), e.to_string()))?;
+    }
+    let (w, h) = (cfg.model.input_width as usize, cfg.model.input_height as usize);
+    let train_loader = Loader::new(train, w, h, cfg.data.clone(), cfg.seed);
+    let valid_loader = Loader::new(valid, w, h, cfg.data.clone(), cfg.seed ^ 0x5eed);
+    let mut opt = nn::AdamW {
+        beta1: cfg.optimizer.beta1,
+        beta2: cfg.optimizer.beta2,
+        wd: cfg.optimizer.weight_decay,
+        eps: 1e-8,
+        amsgrad: false,
+    }
+    .build(&model.vs, cfg.optimizer.lr)?;
+    let mut stopped_early = false;
+    while state.epoch < cfg.epochs && !state.finished {
+        let epoch = state.epoch; // 0-based index of the epoch being run
+        let lr = cfg.lr_at(epoch);
+        opt.set_lr(lr);
+        let started = std::time::Instant::now();
+        let batches = train_loader.epoch(epoch as u64, cfg.batch_size, true, true);
+        let pb = indicatif::ProgressBar::new(batches.total() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        pb.set_prefix((epoch + 1).to_string());
+        let (mut loss_sum, mut abs_err, mut n) = (0f64, 0f64, 0usize);
+        for (bi, b) in batches.enumerate() {
+            let b = b?;
+            if b.is_empty() {
+                continue;
+            }
+            let out = model.forward(&b, true);
+            let loss = model.loss(&out, &b);
+            let lv = loss.double_value(&[]);
+            if !lv.is_finite() {
+                pb.finish_and_clear();
+                return Err(TrainError::NonFinite {
+                    value: lv,
+                    epoch: epoch + 1,
+                    batch: bi + 1,
+                    run: run.to_path_buf(),
+                });
+            }
+            opt.backward_step(&loss);
+            let ages = tch::no_grad(|| model.ages_from_output(&out.detach()));
+            let err = (ages - b.ages_tensor().to_device(model.vs.device())).abs().sum(Kind::Float).double_value(&[]);
+            loss_sum += lv * b.len() as f64;
+            abs_err += err;
+            n += b.len();
+            pb.inc(1);
+            pb.set_message(format!("loss {:.4} MAE {:.1} mo", loss_sum / n as f64, abs_err / n as f64));
+        }
+        pb.finish_and_clear();
+        let preds = model.predict_loader(&valid_loader, cfg.batch_size)?;
+        let valid_mae = mae_of(&preds, valid);
+        let m = EpochMetrics {
+            epoch: epoch + 1,
+            lr,
+            train_loss: loss_sum / n.max(1) as f64,
+            train_mae_months: abs_err / n.max(1) as f64,
+            valid_mae_months: valid_mae,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        state.epoch = epoch + 1;
+        state.skipped_images = train_loader.skipped() + valid_loader.skipped();
+        if valid_mae < state.best_valid_mae {
+            state.best_valid_mae = valid_mae;
+            state.best_epoch = epoch + 1;
+            state.epochs_without_improvement = 0;
+            save_atomic(&model.vs, &run.join("best.safetensors"))?;
+        } else {
+            state.epochs_without_improvement += 1;
+        }
+        if state.epochs_without_improvement >= cfg.patience {
+            state.finished = true;
+            stopped_early = true;
+        }
+        if state.epoch >= cfg.epochs {
+            state.finished = true;
+        }
+        save_atomic(&model.vs, &run.join("last.safetensors"))?;
+        append_line(
+            &metrics_path,
+            &format!(
+                "{},{:.6},{:.6},{:.4},{:.4},{:.2}\n",
+                m.epoch, m.lr, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
+            ),
+        )?;
+        write_json(&run.join("state.json"), &state)?;
+        on_epoch(&m);
+    }
+    Ok(TrainSummary {
+        run: run.to_path_buf(),
+        epochs_run: state.epoch,
+        best_epoch: state.best_epoch,
+        best_valid_mae_months: state.best_valid_mae,
+        skipped_images: state.skipped_images,
+        stopped_early,
+    })
+}
+
+fn append_line(path: &Path, line: &str) -> Result<(), TrainError> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
+    f.write_all(line.as_bytes()).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+}
+
+/// MAE in months of `(id, prediction)` pairs against the samples' bone ages.
+pub fn mae_of(preds: &[(String, f64)], samples: &[Sample]) -> f64 {
+    let truth: std::collections::HashMap<&str, f64> = samples.iter().map(|s| (s.id.as_str(), s.bone_age_months)).collect();
+    let errs: Vec<f64> = preds.iter().filter_map(|(id, p)| truth.get(id.as_str()).map(|t| (p - t).abs())).collect();
+    errs.iter().sum::<f64>() / errs.len().max(1) as f64
+}
+
+/// A trained run, loaded for inference.
+pub struct TrainedRun {
+    pub dir: PathBuf,
+    pub config: TrainConfig,
+    pub model: Model,
+}
+
+impl TrainedRun {
+    /// Loads `config.json` and `best.safetensors` (or `last.safetensors`) from a run folder.
+    pub fn load(dir: &Path, device: Device) -> Result<TrainedRun, TrainError> {
+        let cfg_path = dir.join("config.json");
+        if !cfg_path.is_file() {
+            return Err(TrainError::NoCheckpoint(dir.to_path_buf()));
+        }
+        let config = TrainConfig::read(&cfg_path)?;
+        let weights = [dir.join("best.safetensors"), dir.join("last.safetensors")]
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| TrainError::NoCheckpoint(dir.to_path_buf()))?;
+        let mut model = Model::new(&config.model, device, config.channels_last)?;
+        model.vs.load(&weights).map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
+        model.relayout();
+        Ok(TrainedRun {
+            dir: dir.to_path_buf(),
+            config,
+            model,
+        })
+    }
+
+    /// Predicts ages (months) for samples (images resolved), in order.
+    pub fn predict(&self, samples: &[Sample]) -> Result<Vec<f64>, TrainError> {
+        let data = DataConfig {
+            on_bad_image: crate::data::OnBadImage::Stop,
+            ..self.config.data.clone()
+        };
+        let loader = Loader::new(
+            samples,
+            self.config.model.input_width as usize,
+            self.config.model.input_height as usize,
+            data,
+            0,
+        );
+        Ok(self
+            .model
+            .predict_loader(&loader, self.config.batch_size)?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+}
+
+/// Regression output back to months, for callers holding raw outputs.
+pub fn regression_to_months(scaled: f64) -> f64 {
+    unscale_age(scaled)
+}

@@ -1,0 +1,247 @@
+//! The seed's VGG-style bone age network: blocks of (conv3x3 → ELU → BatchNorm) × k followed by
+//! a 2x2 max-pool, a fixed-size average pool, sex fed in through a small dense embedding that is
+//! concatenated before the dense head, and one of two heads:
+//!
+//! - **regression**: one output, trained against `(age − 120) / 120` with an L1 (MAE) loss;
+//! - **classification**: 240 outputs, one per month, trained with binary cross-entropy against
+//!   a *cumulative* (ordinal) target (see [`boneage_core::labels`]): output `k` (0-based) estimates
+//!   P(age > k months), and the age in months is the sum of the 240 sigmoids.
+//!
+//! Pure architecture: no data, no training loop.
+
+use serde::{Deserialize, Serialize};
+use tch::nn;
+use tch::Tensor;
+
+/// Which output the network has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Head {
+    /// One output: scaled age `(age − 120) / 120`.
+    Regression,
+    /// [`boneage_core::labels::BINS`] outputs: cumulative one-month bins.
+    Classification,
+}
+
+impl Head {
+    pub fn outputs(self) -> i64 {
+        match self {
+            Head::Regression => 1,
+            Head::Classification => boneage_core::labels::BINS as i64,
+        }
+    }
+}
+
+/// Architecture of the VGG-style net. Defaults follow the seed's recipe, scaled for CPU.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VggConfig {
+    /// Input height in pixels. Default 256.
+    pub input_height: i64,
+    /// Input width in pixels. Default 256.
+    pub input_width: i64,
+    /// Channels of the first block; each following block doubles them, capped at
+    /// `max_channels`. Default 32.
+    pub base_channels: i64,
+    /// Largest number of channels of a block. Default 256.
+    pub max_channels: i64,
+    /// Convolutions per block; one entry per block, each block ends in a 2x2 max-pool.
+    /// Default `[2, 2, 2, 2, 2, 2]` (6 blocks: 256 px → 4 px).
+    pub convs_per_block: Vec<usize>,
+    /// BatchNorm after each convolution. Default true.
+    pub batch_norm: bool,
+    /// The feature map is average-pooled to this many cells per side before the dense head.
+    /// Default 2.
+    pub pooled_size: i64,
+    /// Width of the sex embedding (dense 1 → n, ELU). Default 16.
+    pub sex_embedding: i64,
+    /// Width of the hidden dense layer. Default 256.
+    pub dense: i64,
+    /// Dropout before the output layer. Default 0.3.
+    pub dropout: f64,
+    pub head: Head,
+}
+
+impl Default for VggConfig {
+    fn default() -> Self {
+        VggConfig {
+            input_height: 256,
+            input_width: 256,
+            base_channels: 32,
+            max_channels: 256,
+            convs_per_block: vec![2; 6],
+            batch_norm: true,
+            pooled_size: 2,
+            sex_embedding: 16,
+            dense: 256,
+            dropout: 0.3,
+            head: Head::Regression,
+        }
+    }
+}
+
+/// A configuration that cannot build a network.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid network config: {0}")]
+pub struct ConfigError(pub String);
+
+impl VggConfig {
+    /// Checks that the numbers describe a buildable network.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let e = |m: String| Err(ConfigError(m));
+        if self.convs_per_block.is_empty() || self.convs_per_block.iter().any(|&c| c == 0) {
+            return e("convs_per_block must list at least one block, each with >= 1 conv".into());
+        }
+        let down = 1i64 << self.convs_per_block.len();
+        if self.input_height < down || self.input_width < down {
+            return e(format!(
+                "input {}x{} is too small for {} pooling blocks (needs >= {down} px)",
+                self.input_width,
+                self.input_height,
+                self.convs_per_block.len()
+            ));
+        }
+        if self.input_height > 4096 || self.input_width > 4096 {
+            return e("input larger than 4096 px".into());
+        }
+        if self.base_channels < 1 || self.max_channels < self.base_channels {
+            return e("need 1 <= base_channels <= max_channels".into());
+        }
+        if self.pooled_size < 1 || self.sex_embedding < 0 || self.dense < 1 {
+            return e("pooled_size and dense must be >= 1, sex_embedding >= 0".into());
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return e(format!("dropout {} must be in [0, 1)", self.dropout));
+        }
+        Ok(())
+    }
+
+    /// Builds the network's variables under `vs`.
+    pub fn init(&self, vs: &nn::Path) -> Result<Vgg, ConfigError> {
+        self.validate()?;
+        let mut features = nn::seq_t();
+        let mut cin = 1;
+        for (b, &convs) in self.convs_per_block.iter().enumerate() {
+            let cout = (self.base_channels << b).min(self.max_channels);
+            for c in 0..convs {
+                let p = vs / format!("block{b}") / format!("conv{c}");
+                let conv = nn::conv2d(
+                    &p,
+                    cin,
+                    cout,
+                    3,
+                    nn::ConvConfig {
+                        padding: 1,
+                        ..Default::default()
+                    },
+                );
+                features = features.add(conv).add_fn(|x| x.elu());
+                if self.batch_norm {
+                    features = features.add(nn::batch_norm2d(&p / "bn", cout, Default::default()));
+                }
+                cin = cout;
+            }
+            features = features.add_fn(|x| x.max_pool2d_default(2));
+        }
+        let flat = cin * self.pooled_size * self.pooled_size;
+        let sex = (self.sex_embedding > 0).then(|| nn::linear(vs / "sex", 1, self.sex_embedding, Default::default()));
+        let dense = nn::linear(vs / "dense", flat + self.sex_embedding, self.dense, Default::default());
+        let out = nn::linear(vs / "out", self.dense, self.head.outputs(), Default::default());
+        Ok(Vgg {
+            features,
+            sex,
+            dense,
+            out,
+            pooled: self.pooled_size,
+            dropout: self.dropout,
+        })
+    }
+}
+
+/// The network. `forward(images [batch, 1, H, W], sex [batch, 1] (1 = male)) → [batch, outputs]`.
+#[derive(Debug)]
+pub struct Vgg {
+    features: nn::SequentialT,
+    sex: Option<nn::Linear>,
+    dense: nn::Linear,
+    out: nn::Linear,
+    pooled: i64,
+    dropout: f64,
+}
+
+impl Vgg {
+    /// Raw outputs (scaled age or 240 logits).
+    pub fn forward(&self, images: &Tensor, sex: &Tensor, train: bool) -> Tensor {
+        let f = images
+            .apply_t(&self.features, train)
+            .adaptive_avg_pool2d([self.pooled, self.pooled])
+            .flatten(1, -1);
+        let f = match &self.sex {
+            Some(s) => Tensor::cat(&[f, sex.apply(s).elu()], 1),
+            None => f,
+        };
+        f.apply(&self.dense)
+            .elu()
+            .dropout(self.dropout, train)
+            .apply(&self.out)
+    }
+}
+
+/// Number of trainable parameters in a var store.
+pub fn parameter_count(vs: &nn::VarStore) -> i64 {
+    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn tiny(head: Head) -> VggConfig {
+        VggConfig {
+            input_height: 32,
+            input_width: 32,
+            base_channels: 4,
+            max_channels: 16,
+            convs_per_block: vec![1, 1, 1],
+            dense: 16,
+            head,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn output_shapes_per_head() {
+        for (head, n) in [(Head::Regression, 1), (Head::Classification, 240)] {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = tiny(head).init(&vs.root()).unwrap();
+            let x = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu));
+            let s = Tensor::from_slice(&[1f32, 0., 1.]).view([3, 1]);
+            assert_eq!(net.forward(&x, &s, false).size(), vec![3, n]);
+            assert!(parameter_count(&vs) > 0);
+        }
+    }
+
+    #[test]
+    fn sex_input_changes_the_output() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = tiny(Head::Regression).init(&vs.root()).unwrap();
+        let x = Tensor::rand([1, 1, 32, 32], (Kind::Float, Device::Cpu)).repeat([2, 1, 1, 1]);
+        let s = Tensor::from_slice(&[1f32, 0.]).view([2, 1]);
+        let y = net.forward(&x, &s, false);
+        assert!((y.get(0) - y.get(1)).abs().double_value(&[0]) > 0.0);
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let mut c = tiny(Head::Regression);
+        c.input_height = 4;
+        assert!(c.validate().unwrap_err().0.contains("too small"));
+        let c = VggConfig { dropout: 1.5, ..tiny(Head::Regression) };
+        assert!(c.validate().is_err());
+        let c = VggConfig { convs_per_block: vec![], ..tiny(Head::Regression) };
+        assert!(c.validate().is_err());
+        let e = serde_json::from_str::<VggConfig>(r#"{"input_height": 64, "colour": 3}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+}
