@@ -7,6 +7,7 @@
 
 pub mod dataset;
 pub mod labels;
+pub mod metrics;
 pub mod reference;
 pub mod sex;
 pub mod split;

@@ -335,6 +335,8 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
 pub struct Split {
     pub train: Vec<String>,
     pub valid: Vec<String>,
+    /// Mean bone age of the training samples: the mean predictor a model must beat.
+    pub train_mean_months: f64,
 }
 
 /// Trains a network into `run`. `train` and `valid` must have their images resolved. With
@@ -388,6 +390,7 @@ pub fn train(
             &Split {
                 train: train.iter().map(|s| s.id.clone()).collect(),
                 valid: valid.iter().map(|s| s.id.clone()).collect(),
+                train_mean_months: train.iter().map(|s| s.bone_age_months).sum::<f64>() / train.len() as f64,
             },
         )?;
         boneage_imaging::io::write_atomic(&metrics_path, b"epoch,lr,train_loss,train_mae_months,valid_mae_months,seconds\n")
@@ -515,6 +518,8 @@ pub struct TrainedRun {
     pub dir: PathBuf,
     pub config: TrainConfig,
     pub model: Model,
+    /// The run's split, when `split.json` is there.
+    pub split: Option<Split>,
 }
 
 impl TrainedRun {
@@ -532,10 +537,14 @@ impl TrainedRun {
         let mut model = Model::new(&config.model, device, config.channels_last)?;
         model.vs.load(&weights).map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
         model.relayout();
+        let split = std::fs::read_to_string(dir.join("split.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
         Ok(TrainedRun {
             dir: dir.to_path_buf(),
             config,
             model,
+            split,
         })
     }
 

@@ -18,12 +18,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole job on built-in data: phantoms, a regressor and a classifier, evaluation.
+    #[cfg(feature = "torch")]
+    Demo(cmd::demo::DemoArgs),
     /// Explore a label table (and optionally its images): HTML report, summary.json, quality flags.
     Eda(cmd::eda::EdaArgs),
     /// Read radiographs and print what is known about each (size, depth, photometric, header).
     Inspect(cmd::inspect::InspectArgs),
     /// Generate a synthetic hand radiograph dataset with ground truth.
     Phantom(cmd::phantom::PhantomArgs),
+    /// Train a VGG-style bone age network (regression or 240-bin classification).
+    #[cfg(feature = "torch")]
+    Train(cmd::train::TrainArgs),
+    /// Evaluate a trained run on a labelled set: evaluation.json and an HTML report.
+    #[cfg(feature = "torch")]
+    Evaluate(cmd::evaluate::EvaluateArgs),
+    /// Predict the bone age of radiographs with a trained run.
+    #[cfg(feature = "torch")]
+    Predict(cmd::predict::PredictArgs),
     /// Show the tensor engine (libtorch) this build uses and the devices it sees.
     #[cfg(feature = "torch")]
     Engine,
@@ -32,9 +44,17 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        #[cfg(feature = "torch")]
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Eda(args) => cmd::eda::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Phantom(args) => cmd::phantom::run(args),
+        #[cfg(feature = "torch")]
+        Command::Train(args) => cmd::train::run(args),
+        #[cfg(feature = "torch")]
+        Command::Evaluate(args) => cmd::evaluate::run(args),
+        #[cfg(feature = "torch")]
+        Command::Predict(args) => cmd::predict::run(args),
         #[cfg(feature = "torch")]
         Command::Engine => cmd::engine::run(),
     };

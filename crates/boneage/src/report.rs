@@ -192,6 +192,82 @@ pub fn bar_chart_svg(
     Ok(svg)
 }
 
+/// A point of a scatter plot.
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub color: RGBColor,
+}
+
+/// A straight reference line of a scatter plot (identity, mean, limits of agreement).
+pub struct Line {
+    pub from: (f64, f64),
+    pub to: (f64, f64),
+    pub color: RGBColor,
+    pub dashed: bool,
+}
+
+/// A scatter plot as an SVG string; axis ranges cover the points and lines with a margin.
+pub fn scatter_svg(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[Point],
+    lines: &[Line],
+    legend: &[(&str, RGBColor)],
+    size: (u32, u32),
+) -> anyhow::Result<String> {
+    let xs = points.iter().map(|p| p.x).chain(lines.iter().flat_map(|l| [l.from.0, l.to.0]));
+    let ys = points.iter().map(|p| p.y).chain(lines.iter().flat_map(|l| [l.from.1, l.to.1]));
+    let range = |v: &mut dyn Iterator<Item = f64>| {
+        let (lo, hi) = v.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        if !lo.is_finite() {
+            return (0.0, 1.0);
+        }
+        let pad = ((hi - lo) * 0.05).max(1.0);
+        (lo - pad, hi + pad)
+    };
+    let (x0, x1) = range(&mut xs.into_iter());
+    let (y0, y1) = range(&mut ys.into_iter());
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(10)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, y0..y1)?;
+        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).light_line_style(WHITE).draw()?;
+        for l in lines {
+            if l.dashed {
+                chart.draw_series(DashedLineSeries::new([l.from, l.to], 6, 4, l.color.stroke_width(1)))?;
+            } else {
+                chart.draw_series(LineSeries::new([l.from, l.to], l.color.stroke_width(1)))?;
+            }
+        }
+        chart.draw_series(points.iter().map(|p| Circle::new((p.x, p.y), 2, p.color.mix(0.7).filled())))?;
+        for (name, color) in legend {
+            let c = *color;
+            chart
+                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+                .label(*name)
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        if !legend.is_empty() {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .draw()?;
+        }
+        root.present()?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,16 @@
 //! The subcommands, one module each.
 
+pub mod data;
+#[cfg(feature = "torch")]
+pub mod demo;
 pub mod eda;
 #[cfg(feature = "torch")]
 pub mod engine;
+#[cfg(feature = "torch")]
+pub mod evaluate;
+#[cfg(feature = "torch")]
+pub mod predict;
+#[cfg(feature = "torch")]
+pub mod train;
 pub mod inspect;
 pub mod phantom;

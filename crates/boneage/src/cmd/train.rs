@@ -1,0 +1,100 @@
+//! `boneage train --data DIR --config FILE --out RUN_DIR`: trains a VGG-style regression or
+//! classification network (chosen by the config's `model.head`).
+
+use super::data::open_dataset;
+use anyhow::{bail, Context};
+use boneage_core::split::stratified_split;
+use boneage_core::Sample;
+use boneage_nn::training::{train, TrainConfig};
+use boneage_nn::DeviceChoice;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training data: a label table, or a folder with labels.csv and images/.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Separate validation data; without it, `validation_fraction` of --data is held out
+    /// (stratified by sex and age).
+    #[arg(long)]
+    pub valid: Option<PathBuf>,
+    /// Training config (JSON; see `boneage_nn::training::TrainConfig` for keys and defaults).
+    /// Optional with --resume (the run's own config.json is used).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Run folder for checkpoints, metrics and the config.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// cpu, cuda, cuda:N or auto (CUDA when libtorch sees a GPU).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Continue the run in --out after a stop.
+    #[arg(long)]
+    pub resume: bool,
+    /// Override the config's number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+    let mut cfg = match (&args.config, args.resume) {
+        (Some(p), _) => TrainConfig::read(p)?,
+        (None, true) => TrainConfig::read(&args.out.join("config.json"))?,
+        (None, false) => bail!("--config FILE is needed to start a run"),
+    };
+    if let Some(e) = args.epochs {
+        cfg.epochs = e;
+    }
+    let ds = open_dataset(&args.data, None)?;
+    let (train_set, valid_set): (Vec<Sample>, Vec<Sample>) = match &args.valid {
+        Some(v) => (ds.samples.clone(), open_dataset(v, None)?.samples),
+        None if args.resume && args.out.join("split.json").is_file() => {
+            // Resume with exactly the samples the run started with.
+            let split: boneage_nn::training::Split = serde_json::from_str(
+                &std::fs::read_to_string(args.out.join("split.json")).context("split.json")?,
+            )
+            .context("split.json")?;
+            let pick = |ids: &[String]| -> anyhow::Result<Vec<Sample>> {
+                let by_id: std::collections::HashMap<&str, &Sample> =
+                    ds.samples.iter().map(|s| (s.id.as_str(), s)).collect();
+                ids.iter()
+                    .map(|id| {
+                        by_id.get(id.as_str()).map(|s| (*s).clone()).with_context(|| {
+                            format!("sample {id:?} of the run's split is not in {}", args.data.display())
+                        })
+                    })
+                    .collect()
+            };
+            (pick(&split.train)?, pick(&split.valid)?)
+        }
+        None => {
+            let parts = stratified_split(
+                &ds.samples,
+                &[1.0 - cfg.validation_fraction, cfg.validation_fraction],
+                cfg.seed,
+            );
+            let take = |p: &[usize]| p.iter().map(|&i| ds.samples[i].clone()).collect::<Vec<_>>();
+            (take(&parts[0]), take(&parts[1]))
+        }
+    };
+    eprintln!(
+        "training {:?} head on {} images, validating on {}, device {:?}",
+        cfg.model.head,
+        train_set.len(),
+        valid_set.len(),
+        device
+    );
+    let summary = train(&cfg, &train_set, &valid_set, &args.out, device, args.resume, |m| {
+        eprintln!(
+            "epoch {:>3}  lr {:.2e}  loss {:.4}  train MAE {:6.2}  valid MAE {:6.2} months  ({:.0} s)",
+            m.epoch, m.lr, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
+        );
+    })?;
+    if summary.skipped_images > 0 {
+        eprintln!("{} image(s) could not be decoded and were skipped", summary.skipped_images);
+    }
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
