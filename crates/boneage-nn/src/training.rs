@@ -237,6 +237,24 @@ impl Model {
         Ok(m)
     }
 
+    /// Starts the output layer at the training set's age distribution (see
+    /// [`Vgg::set_output_prior`]): the scaled mean age for regression, the logit of the share
+    /// of ages above each month for classification.
+    pub fn init_output_prior(&mut self, ages: &[f64]) {
+        let n = ages.len().max(1) as f64;
+        let bias: Vec<f32> = match self.config.head {
+            Head::Regression => vec![boneage_core::labels::scale_age(ages.iter().sum::<f64>() / n) as f32],
+            Head::Classification => (0..boneage_core::labels::BINS)
+                .map(|k| {
+                    let share: f64 = ages.iter().map(|a| (a - k as f64).clamp(0.0, 1.0)).sum::<f64>() / n;
+                    let p = share.clamp(0.005, 0.995);
+                    (p / (1.0 - p)).ln() as f32
+                })
+                .collect(),
+        };
+        self.net.set_output_prior(&bias, 0.1);
+    }
+
     /// Puts 4-D weights in channels-last layout when enabled (values unchanged).
     fn relayout(&self) {
         if !self.channels_last {
@@ -384,6 +402,7 @@ pub fn train(
         state.finished =
             state.epoch >= cfg.epochs || state.epochs_without_improvement >= cfg.patience;
     } else {
+        model.init_output_prior(&train.iter().map(|s| s.bone_age_months).collect::<Vec<_>>());
         write_json(&run.join("config.json"), cfg)?;
         write_json(
             &run.join("split.json"),

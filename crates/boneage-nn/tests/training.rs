@@ -138,3 +138,34 @@ fn bad_configs_name_the_file() {
     let e = TrainedRun::load(dir.path(), Device::Cpu).err().unwrap();
     assert!(matches!(e, TrainError::NoCheckpoint(_)), "{e}");
 }
+
+#[test]
+fn shipped_configs_are_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let mut n = 0;
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "json") {
+            TrainConfig::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 3);
+}
+
+#[test]
+fn untrained_heads_start_at_the_training_distribution() {
+    let dir = tempfile::tempdir().unwrap();
+    let tr = make_set(dir.path(), 40, 0);
+    let ages: Vec<f64> = tr.iter().map(|s| s.bone_age_months).collect();
+    let mean = boneage_core::stats::mean(&ages);
+    for head in [Head::Regression, Head::Classification] {
+        let cfg = tiny(head, 1);
+        let mut m = boneage_nn::training::Model::new(&cfg.model, Device::Cpu, true).unwrap();
+        m.init_output_prior(&ages);
+        let loader = boneage_nn::data::Loader::new(&tr, 32, 32, cfg.data.clone(), 0);
+        let preds = m.predict_loader(&loader, 16).unwrap();
+        let avg = preds.iter().map(|p| p.1).sum::<f64>() / preds.len() as f64;
+        assert!((avg - mean).abs() < 0.1 * mean, "{head:?}: mean prediction {avg:.1} vs training mean {mean:.1}");
+    }
+}
