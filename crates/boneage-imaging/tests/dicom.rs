@@ -41,7 +41,7 @@ fn grey12() -> (Pixels, Vec<u16>) {
 fn uncompressed_syntaxes_read_the_same_pixels() {
     let (px, samples) = grey12();
     let expected = full_range(&as_f64(&samples));
-    for ts in [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE] {
+    for ts in [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_LE] {
         let mut obj = px.object();
         put_native_u16(&mut obj, &samples);
         let bytes = file_bytes(obj, ts);
@@ -97,6 +97,36 @@ fn file_without_preamble_and_bare_data_set() {
             "{:?}",
             r.meta.warnings
         );
+    }
+}
+
+/// Odd-sized 8-bit pixel data (padded), and elements after Pixel Data (which make the reader
+/// parse the whole file instead of borrowing the pixel bytes).
+#[test]
+fn odd_sizes_and_elements_after_pixel_data() {
+    let (rows, cols) = (7usize, 5usize);
+    let px = Pixels::grey(rows as u16, cols as u16, 8, 8);
+    let samples: Vec<u8> = (0..rows * cols).map(|i| (i * 7) as u8).collect();
+    let expected = full_range(&samples.iter().map(|&v| v as f64).collect::<Vec<_>>());
+    for trailing in [false, true] {
+        for ts in [EXPLICIT_LE, IMPLICIT_LE] {
+            let mut obj = px.object();
+            put_native_u8(&mut obj, &samples);
+            if trailing {
+                // Data Set Trailing Padding.
+                obj.put(DataElement::new(
+                    dicom_core::Tag(0xFFFC, 0xFFFC),
+                    VR::OB,
+                    PrimitiveValue::U8([0u8; 6].into_iter().collect()),
+                ));
+            }
+            let r = decode("odd.dcm", &file_bytes(obj, ts)).unwrap();
+            assert_eq!((r.image.width, r.image.height), (cols, rows));
+            assert!(
+                max_abs_diff(&r.image.data, &expected) < 1e-6,
+                "{ts} trailing {trailing}"
+            );
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub const EXPLICIT_LE: &str = uids::EXPLICIT_VR_LITTLE_ENDIAN;
 pub const IMPLICIT_LE: &str = uids::IMPLICIT_VR_LITTLE_ENDIAN;
 /// Explicit VR Big Endian (retired, still met in old archives).
 pub const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+pub const DEFLATED_LE: &str = uids::DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN;
 pub const JPEG_BASELINE: &str = uids::JPEG_BASELINE8_BIT;
 pub const JPEG_LOSSLESS_14: &str = uids::JPEG_LOSSLESS;
 pub const JPEG_LOSSLESS_SV1: &str = uids::JPEG_LOSSLESS_SV1;
