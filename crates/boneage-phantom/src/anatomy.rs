@@ -159,7 +159,8 @@ impl Individual {
         let soft = n(0.1);
         let cortex = n(0.15);
         let density = n(0.08);
-        let ulnar_variance = (n(1.2) - 1.0) * 1.0;
+        // N(0, 1.2) mm, clamped to ±3 mm.
+        let ulnar_variance = n(1.2) - 1.0;
         let carpal_size = n(0.05);
         let ct = maturation::CARPAL_TEMPO_MAX;
         let et = maturation::EPIPHYSIS_TEMPO_MAX;
@@ -340,7 +341,7 @@ struct RayRef {
 
 const RAYS: [RayRef; 5] = [
     RayRef {
-        base: [23.0, -8.0],
+        base: [28.5, -10.5],
         angle: 40.0,
         mc_len: 46.0,
         mc_w: 9.4,
@@ -349,7 +350,7 @@ const RAYS: [RayRef; 5] = [
         spread: -6.0,
     },
     RayRef {
-        base: [9.0, -11.0],
+        base: [12.5, -15.0],
         angle: 7.0,
         mc_len: 65.0,
         mc_w: 8.8,
@@ -358,7 +359,7 @@ const RAYS: [RayRef; 5] = [
         spread: 5.0,
     },
     RayRef {
-        base: [0.0, -13.0],
+        base: [0.0, -14.0],
         angle: 0.0,
         mc_len: 64.0,
         mc_w: 9.0,
@@ -367,7 +368,7 @@ const RAYS: [RayRef; 5] = [
         spread: 0.0,
     },
     RayRef {
-        base: [-10.0, -10.0],
+        base: [-12.5, -12.5],
         angle: -8.0,
         mc_len: 58.0,
         mc_w: 7.8,
@@ -376,7 +377,7 @@ const RAYS: [RayRef; 5] = [
         spread: -5.0,
     },
     RayRef {
-        base: [-19.0, -6.0],
+        base: [-23.5, -9.0],
         angle: -17.0,
         mc_len: 52.0,
         mc_w: 7.4,
@@ -388,46 +389,46 @@ const RAYS: [RayRef; 5] = [
 
 /// Half-width profiles `(t along the bone 0..1, half-width / shaft width)`.
 const PROFILE_PROXIMAL: &[(f32, f32)] = &[
-    (0.0, 0.80),
-    (0.1, 0.70),
-    (0.3, 0.52),
-    (0.55, 0.47),
-    (0.8, 0.52),
-    (0.93, 0.60),
-    (1.0, 0.58),
+    (0.0, 0.65),
+    (0.1, 0.56),
+    (0.3, 0.44),
+    (0.55, 0.40),
+    (0.8, 0.44),
+    (0.93, 0.52),
+    (1.0, 0.50),
 ];
 const PROFILE_MIDDLE: &[(f32, f32)] = &[
-    (0.0, 0.80),
-    (0.12, 0.68),
-    (0.35, 0.52),
-    (0.6, 0.50),
-    (0.85, 0.56),
-    (1.0, 0.58),
+    (0.0, 0.64),
+    (0.12, 0.55),
+    (0.35, 0.42),
+    (0.6, 0.40),
+    (0.85, 0.46),
+    (1.0, 0.50),
 ];
 const PROFILE_DISTAL: &[(f32, f32)] = &[
-    (0.0, 0.78),
-    (0.15, 0.62),
-    (0.45, 0.42),
-    (0.75, 0.38),
-    (0.9, 0.47),
-    (1.0, 0.46),
+    (0.0, 0.62),
+    (0.15, 0.50),
+    (0.45, 0.34),
+    (0.75, 0.31),
+    (0.9, 0.40),
+    (1.0, 0.38),
 ];
 const PROFILE_MC: &[(f32, f32)] = &[
-    (0.0, 0.66),
-    (0.1, 0.60),
-    (0.3, 0.46),
-    (0.6, 0.44),
-    (0.8, 0.52),
-    (0.92, 0.64),
-    (1.0, 0.64),
+    (0.0, 0.60),
+    (0.1, 0.54),
+    (0.3, 0.40),
+    (0.6, 0.38),
+    (0.8, 0.45),
+    (0.92, 0.58),
+    (1.0, 0.58),
 ];
 const PROFILE_MC1: &[(f32, f32)] = &[
-    (0.0, 0.75),
-    (0.15, 0.62),
-    (0.4, 0.50),
-    (0.7, 0.52),
-    (0.9, 0.64),
-    (1.0, 0.62),
+    (0.0, 0.62),
+    (0.15, 0.52),
+    (0.4, 0.42),
+    (0.7, 0.44),
+    (0.9, 0.56),
+    (1.0, 0.54),
 ];
 /// Distal radius and ulna metaphyses (from the physis over `META_LEN`), shaft after.
 const PROFILE_RADIUS_META: &[(f32, f32)] = &[
@@ -457,53 +458,53 @@ const CARPALS: [CarpalRef; 8] = [
     CarpalRef {
         bone: Bone::Capitate,
         centre: [0.0, 0.0],
-        a: 7.2,
-        b: 11.5,
+        a: 7.6,
+        b: 12.5,
         angle: 0.0,
         square: 0.55,
-        taper_u: -0.12,
+        taper_u: -0.1,
         taper_v: 0.0,
         bend: 0.0,
     },
     CarpalRef {
         bone: Bone::Hamate,
-        centre: [-12.5, -2.0],
-        a: 7.2,
+        centre: [-16.5, -1.5],
+        a: 7.0,
         b: 10.0,
         angle: -12.0,
         square: 0.45,
-        taper_u: -0.45,
+        taper_u: -0.3,
         taper_v: 0.0,
         bend: 0.0,
     },
     CarpalRef {
         bone: Bone::Trapezoid,
-        centre: [10.5, -7.0],
-        a: 5.2,
-        b: 6.2,
+        centre: [13.0, -7.5],
+        a: 5.3,
+        b: 6.3,
         angle: 15.0,
         square: 0.6,
-        taper_u: -0.25,
+        taper_u: -0.2,
         taper_v: 0.0,
         bend: 0.0,
     },
     CarpalRef {
         bone: Bone::Trapezium,
-        centre: [20.5, -3.5],
+        centre: [24.0, -3.0],
         a: 7.0,
         b: 7.5,
-        angle: 35.0,
+        angle: -35.0,
         square: 0.5,
-        taper_u: 0.15,
+        taper_u: 0.1,
         taper_v: 0.0,
         bend: 0.0,
     },
     CarpalRef {
         bone: Bone::Scaphoid,
-        centre: [14.0, 13.0],
+        centre: [14.5, 14.5],
         a: 6.0,
         b: 12.0,
-        angle: -38.0,
+        angle: -45.0,
         square: 0.2,
         taper_u: 0.1,
         taper_v: 0.0,
@@ -511,18 +512,18 @@ const CARPALS: [CarpalRef; 8] = [
     },
     CarpalRef {
         bone: Bone::Lunate,
-        centre: [0.5, 17.0],
-        a: 8.0,
-        b: 7.0,
+        centre: [-2.0, 19.5],
+        a: 7.5,
+        b: 6.5,
         angle: 5.0,
         square: 0.3,
         taper_u: 0.0,
         taper_v: 0.1,
-        bend: -0.35,
+        bend: -0.3,
     },
     CarpalRef {
         bone: Bone::Triquetrum,
-        centre: [-13.0, 11.5],
+        centre: [-16.5, 13.5],
         a: 6.0,
         b: 6.5,
         angle: 35.0,
@@ -533,7 +534,7 @@ const CARPALS: [CarpalRef; 8] = [
     },
     CarpalRef {
         bone: Bone::Pisiform,
-        centre: [-15.5, 13.5],
+        centre: [-19.0, 15.5],
         a: 4.5,
         b: 5.0,
         angle: 20.0,
@@ -545,13 +546,13 @@ const CARPALS: [CarpalRef; 8] = [
 ];
 
 /// Distal articular centre of the radius and ulna (adult male, mm).
-const RADIUS_END: [f32; 2] = [8.5, 26.5];
-const ULNA_END: [f32; 2] = [-17.5, 28.5];
+const RADIUS_END: [f32; 2] = [6.0, 28.5];
+const ULNA_END: [f32; 2] = [-20.0, 30.5];
 /// Shaft widths of radius and ulna.
 const RADIUS_W: f32 = 15.0;
 const ULNA_W: f32 = 12.0;
 /// Where the wrist tilts (hand frame, adult mm).
-const WRIST_PIVOT: [f32; 2] = [0.0, 22.0];
+const WRIST_PIVOT: [f32; 2] = [0.0, 26.0];
 
 // ---------------------------------------------------------------------------------------------
 
@@ -575,6 +576,23 @@ fn lut_from<F: Fn(f32) -> f32>(f: F) -> [f32; LUT_N] {
     }
     t
 }
+/// Corner cutting (Chaikin) of a closed polygon, `iterations` times.
+fn chaikin(points: &[[f32; 2]], iterations: usize) -> Vec<[f32; 2]> {
+    let mut p = points.to_vec();
+    for _ in 0..iterations {
+        let n = p.len();
+        let mut q = Vec::with_capacity(2 * n);
+        for i in 0..n {
+            let a = p[i];
+            let b = p[(i + 1) % n];
+            q.push(lerp2(a, b, 0.25));
+            q.push(lerp2(a, b, 0.75));
+        }
+        p = q;
+    }
+    p
+}
+
 fn smooth(x: f32) -> f32 {
     let x = x.clamp(0.0, 1.0);
     x * x * (3.0 - 2.0 * x)
@@ -635,6 +653,8 @@ struct TubularSpec<'p> {
     base_round: f32,
     /// Beam depth over width.
     depth: f32,
+    /// Mid-shaft cortical thickness over half-width, beyond a 0.05 base.
+    cortex: f32,
     /// If set, the shaft is a metaphysis of this length (mm) followed by a long straight shaft
     /// (radius, ulna).
     meta_len: Option<f32>,
@@ -648,18 +668,16 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
     let l = spec.len;
     let w = spec.width;
     let epi_state = maturation::epiphysis_state(spec.bone, c.sex, c.age, &c.ind.tempo);
-    // Metaphyses flare less in infancy.
-    let flare = 0.3 * c.youth;
-    let waist = spec
-        .profile
-        .iter()
-        .map(|p| p.1)
-        .fold(f32::MAX, f32::min);
+    // Metaphyses flare a little less in infancy.
+    let flare = 0.12 * c.youth;
+    let waist = spec.profile.iter().map(|p| p.1).fold(f32::MAX, f32::min);
     let hw_at = |t: f32| -> f32 {
         let p = profile_at(spec.profile, t);
         w * (p + (waist * 1.05 - p) * flare)
     };
-    let physis_gap0 = 0.3 + 1.0 * c.s;
+    // The physis (growth plate) narrows as the epiphysis caps, then closes by fusion.
+    let cap_now = epi_state.map_or(0.0, |e| e.cap);
+    let physis_gap0 = (0.35 + 0.9 * c.s) * (1.0 - 0.45 * cap_now);
     let end_cart = l * 0.06 * (c.youth * c.youth);
     let mut parts = Vec::new();
     let dens = c.density;
@@ -667,7 +685,11 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
     // Epiphyseal zone and shaft extent along u.
     let (epi_len, fusion) = match (&spec.epi, &epi_state) {
         (Some((_, _, frac)), Some(st)) => {
-            let el = if spec.meta_len.is_some() { *frac * c.s } else { *frac * l };
+            let el = if spec.meta_len.is_some() {
+                *frac * c.s
+            } else {
+                *frac * l
+            };
             (el, st.fusion)
         }
         _ => (0.0, 0.0),
@@ -684,26 +706,31 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
     let (cap0, cap1) = {
         let h0 = hw_at(u0 / l);
         let h1 = hw_at((u1 / l).min(1.0));
+        // Once the physis bridges, the shaft's end plate there goes (an open end).
+        let plate = if fusion > 0.5 { 0.0 } else { 0.12 };
         match epi_end {
-            Some(EpiEnd::Start) => (0.12 * h0, spec.head_round * h1),
-            Some(EpiEnd::End) => (spec.base_round * h0, 0.12 * h1),
+            Some(EpiEnd::Start) => (plate * h0, spec.head_round * h1),
+            Some(EpiEnd::End) => (spec.base_round * h0, plate * h1),
             None => (spec.base_round * h0, spec.head_round * h1),
         }
     };
-    let cortex_frac = 0.22 * c.ind.cortex * (0.65 + 0.35 * (1.0 - c.youth));
+    let cortex_frac = spec.cortex * c.ind.cortex * (0.75 + 0.25 * (1.0 - c.youth));
     let mid = |t: f32| smooth((t - 0.08) / 0.25) * smooth((0.92 - t) / 0.25);
     let frame = Frame::new(spec.p0, spec.dir, 1.0);
     if let Some(meta) = spec.meta_len {
         // Radius / ulna: a flared metaphysis then a straight shaft running off the image.
         let m_end = u0 + meta * c.s;
-        let meta_hw = |u: f32| w * profile_at(spec.profile, ((u - u0) / (meta * c.s)).clamp(0.0, 1.0));
+        let meta_hw =
+            |u: f32| w * profile_at(spec.profile, ((u - u0) / (meta * c.s)).clamp(0.0, 1.0));
         let span = m_end - u0;
         let tube_meta = Tube {
             u0,
             u1: m_end,
             half_width: lut_from(|t| meta_hw(u0 + t * span)),
-            cortex: lut_from(|t| meta_hw(u0 + t * span) * (0.06 + cortex_frac * 0.9 * smooth(t * 1.3))),
-            core: lut_from(|t| 1.0 - 0.45 * smooth(t * 1.2)),
+            cortex: lut_from(|t| {
+                meta_hw(u0 + t * span) * (0.05 + cortex_frac * 0.9 * smooth(t * 1.3))
+            }),
+            core: lut_from(|t| 0.7 - 0.25 * smooth(t * 1.2)),
             cap0,
             cap1: 0.0,
             depth: spec.depth,
@@ -714,8 +741,8 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
             u0: m_end,
             u1: far,
             half_width: [shaft_hw; LUT_N],
-            cortex: lut_from(|_| shaft_hw * (0.06 + cortex_frac * 0.9)),
-            core: [0.55; LUT_N],
+            cortex: lut_from(|_| shaft_hw * (0.05 + cortex_frac * 0.9)),
+            core: [0.45; LUT_N],
             cap0: 0.0,
             cap1: 0.0,
             depth: spec.depth,
@@ -742,11 +769,11 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
             half_width: lut_from(|t| hw_at((u0 + t * span) / l)),
             cortex: lut_from(|t| {
                 let tt = (u0 + t * span) / l;
-                hw_at(tt) * (0.07 + cortex_frac * mid(tt))
+                hw_at(tt) * (0.05 + cortex_frac * mid(tt))
             }),
             core: lut_from(|t| {
                 let tt = (u0 + t * span) / l;
-                1.0 - 0.6 * mid(tt)
+                0.8 - 0.6 * mid(tt)
             }),
             cap0,
             cap1,
@@ -792,6 +819,8 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
             let perp = radial_perp(to_meta);
             let v_radial = if perp[0] >= 0.0 { 1.0 } else { -1.0 };
             let shape = st.shape;
+            // The epiphysis' own shell thins as it merges with the shaft.
+            let epi_cortex = 0.18 * (1.0 - 0.8 * st.fusion);
             let blob = match kind {
                 EpiKind::Base => Blob {
                     a,
@@ -800,9 +829,10 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
                     taper_u: 0.08 * shape,
                     taper_v: 0.0,
                     bend: 0.45 * st.cap,
+                    anchor: true,
                     depth: a * 0.62,
-                    cortex: 0.2,
-                    core: 0.95,
+                    cortex: epi_cortex,
+                    core: 0.7,
                 },
                 EpiKind::Head => Blob {
                     a,
@@ -811,20 +841,22 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
                     taper_u: 0.3 * shape,
                     taper_v: 0.0,
                     bend: 0.3 * st.cap,
+                    anchor: true,
                     depth: a * 0.7,
-                    cortex: 0.2,
-                    core: 0.95,
+                    cortex: epi_cortex,
+                    core: 0.7,
                 },
                 EpiKind::Radius => Blob {
                     a,
-                    b: b * 0.9,
-                    square: 0.3 + 0.4 * shape,
+                    b,
+                    square: 0.3 + 0.5 * shape,
                     taper_u: 0.05,
                     taper_v: 0.5 * shape * v_radial,
                     bend: 0.25 * st.cap,
-                    depth: a * 0.5,
-                    cortex: 0.16,
-                    core: 0.9,
+                    anchor: true,
+                    depth: a * 0.42,
+                    cortex: epi_cortex * 0.8,
+                    core: 0.65,
                 },
                 EpiKind::Ulna => Blob {
                     a,
@@ -833,9 +865,10 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
                     taper_u: 0.15 * shape,
                     taper_v: -0.3 * shape * v_radial,
                     bend: 0.2 * st.cap,
+                    anchor: true,
                     depth: a * 0.65,
-                    cortex: 0.2,
-                    core: 0.9,
+                    cortex: epi_cortex,
+                    core: 0.7,
                 },
             };
             parts.push(Part {
@@ -858,11 +891,16 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
                 taper_u: 0.0,
                 taper_v: 0.0,
                 bend: 0.3 * st.cap,
+                anchor: false,
                 depth: meta_hw * 0.55,
                 cortex: 0.1,
                 core: 1.0,
             };
-            let density = if st.fusion < 1.0 { st.fusion * 0.9 } else { 0.35 * st.scar };
+            let density = if st.fusion < 1.0 {
+                st.fusion * 0.8
+            } else {
+                0.25 * st.scar
+            };
             if density > 0.0 {
                 parts.push(Part {
                     placed: Placed {
@@ -880,7 +918,11 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
         frame,
         shape: Shape::Tube(Tube {
             u0: 0.0,
-            u1: if spec.meta_len.is_some() { 60.0 * c.s } else { l },
+            u1: if spec.meta_len.is_some() {
+                60.0 * c.s
+            } else {
+                l
+            },
             half_width: lut_from(|t| w * profile_at(spec.profile, t) * 1.02),
             cortex: [0.0; LUT_N],
             core: [1.0; LUT_N],
@@ -901,13 +943,16 @@ fn tubular(c: &Ctx, spec: &TubularSpec) -> BoneModel {
 
 fn carpal(c: &Ctx, r: &CarpalRef, tilt: &Similarity) -> BoneModel {
     let st = maturation::centre_state(r.bone, c.sex, c.age, &c.ind.tempo).expect("carpal");
-    let k = c.s * c.ind.carpal_size;
+    let k = 1.16 * c.s * c.ind.carpal_size;
     let centre = [r.centre[0] * c.s * c.ind.palm_width, r.centre[1] * c.s];
     let axis = [r.angle.to_radians().sin(), r.angle.to_radians().cos()];
     let mut frame = Frame::new(centre, axis, 1.0);
     let (a, b) = (r.a * k * c.w.sqrt(), r.b * k);
     // The proximal row moves a little with the forearm when the wrist tilts.
-    if matches!(r.bone, Bone::Lunate | Bone::Scaphoid | Bone::Triquetrum | Bone::Pisiform) {
+    if matches!(
+        r.bone,
+        Bone::Lunate | Bone::Scaphoid | Bone::Triquetrum | Bone::Pisiform
+    ) {
         let half = Similarity::rotation_about(tilt_pivot(c), tilt_deg(tilt) * 0.4);
         frame = half.apply_frame(&frame);
     }
@@ -920,6 +965,7 @@ fn carpal(c: &Ctx, r: &CarpalRef, tilt: &Similarity) -> BoneModel {
             taper_u: r.taper_u,
             taper_v: r.taper_v,
             bend: r.bend,
+            anchor: false,
             depth: a.min(b),
             cortex: 0.0,
             core: 1.0,
@@ -940,24 +986,24 @@ fn carpal(c: &Ctx, r: &CarpalRef, tilt: &Similarity) -> BoneModel {
                     taper_u: r.taper_u * m,
                     taper_v: r.taper_v * m,
                     bend: r.bend * m,
-                    depth: oa.min(ob) * 0.95,
-                    cortex: 0.13 + 0.05 * m,
-                    core: 0.85,
-                },
-            ),
+                    anchor: false,
+                    depth: oa.min(ob) * 0.58,
+                    cortex: 0.07 + 0.02 * m,
+                    core: 0.75,
+                }),
             },
             density: c.density,
         });
         // The hook of the hamate shows as a ring late in childhood.
         if r.bone == Bone::Hamate && m > 0.55 {
-            let ring = Blob::ellipse(a * 0.34, b * 0.3, a * 0.3, 0.5, 0.1);
+            let ring = Blob::ellipse(a * 0.26, b * 0.24, a * 0.25, 0.35, 0.0);
             let hook_centre = frame.to_image([b * 0.05, -a * 0.12]);
             parts.push(Part {
                 placed: Placed {
                     frame: Frame::new(hook_centre, axis, 1.0),
                     shape: Shape::Blob(ring),
                 },
-                density: c.density * ((m - 0.55) / 0.3).clamp(0.0, 1.0) * 0.9,
+                density: c.density * ((m - 0.55) / 0.3).clamp(0.0, 1.0) * 0.5,
             });
         }
     }
@@ -1014,6 +1060,8 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
     let mut bones = Vec::new();
     let mut soft_shapes = Vec::new();
     let joint = 0.5 + 1.1 * s;
+    // Tubular bones of the hand are stockier in childhood.
+    let hand_w = 1.12 + 0.25 * youth;
 
     // --- Rays: metacarpal + phalanges, and finger soft tissue.
     let mut mc_geom = [([0.0f32; 2], [0.0f32; 2], 0.0f32, 0.0f32); 5]; // base, dir, len, width
@@ -1027,7 +1075,7 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
         let mc_angle = r.angle + if digit == 1 { pose.thumb_deg } else { 0.0 };
         let dir = up_dir(mc_angle);
         let mc_len = r.mc_len * s * ind.metacarpal_length * (0.97 + 0.03 * (1.0 - youth));
-        let mc_w = r.mc_w * s * c.w;
+        let mc_w = r.mc_w * s * c.w * hand_w;
         mc_geom[ri] = (base, dir, mc_len, mc_w);
         let mc_spec = TubularSpec {
             bone: Bone::Metacarpal(digit),
@@ -1044,6 +1092,7 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
             head_round: if digit == 1 { 0.7 } else { 0.35 },
             base_round: 0.35,
             depth: 0.9,
+            cortex: 0.25,
             meta_len: None,
         };
         bones.push(tubular(&c, &mc_spec));
@@ -1052,20 +1101,25 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
         let finger_angle = mc_angle + r.spread * pose.spread + pose.finger_deg[ri];
         let mut p = add(base, mul(dir, mc_len + joint));
         let mut fdir = up_dir(finger_angle);
-        let fw = r.soft_w * s * ind.soft.sqrt() * (1.0 + 0.12 * youth) * c.w.sqrt();
+        let fw = r.soft_w * 0.95 * s * ind.soft.sqrt() * (1.0 + 0.18 * youth) * c.w.sqrt();
         finger_w[ri] = fw;
         let mut joints = vec![add(base, mul(dir, mc_len))];
         let rows: &[(usize, Bone)] = if digit == 1 {
             &[(0, Bone::Proximal(1)), (2, Bone::Distal(1))]
         } else {
-            &[(0, Bone::Proximal(digit)), (1, Bone::Middle(digit)), (2, Bone::Distal(digit))]
+            &[
+                (0, Bone::Proximal(digit)),
+                (1, Bone::Middle(digit)),
+                (2, Bone::Distal(digit)),
+            ]
         };
         let mut last_dir = fdir;
         for (k, &(row, bone)) in rows.iter().enumerate() {
             let (ref_len, ref_w) = r.phal[row];
             let flex = if row > 0 { pose.flex[ri].cos() } else { 1.0 };
-            let len = ref_len * s * ind.ray_length[ri] * flex;
-            let width = ref_w * s * c.w;
+            // Infants' fingers are short against the palm.
+            let len = ref_len * s * ind.ray_length[ri] * flex * (1.0 - 0.1 * youth);
+            let width = ref_w * s * c.w * hand_w;
             if k > 0 {
                 // Small alternating deviation at interphalangeal joints.
                 let dev = if k % 2 == 1 { 1.5 } else { -1.0 } * pose.finger_deg[ri].signum();
@@ -1090,6 +1144,7 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
                 head_round: if row == 2 { 0.7 } else { 0.5 },
                 base_round: 0.3,
                 depth: 0.82,
+                cortex: 0.18,
                 meta_len: None,
             };
             bones.push(tubular(&c, &spec));
@@ -1100,14 +1155,36 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
         }
         // Tip of the distal phalanx's ossified tuft (just inside it).
         tips[ri] = shaft_tip(bones.last().expect("distal phalanx just built"));
-        let pad = 0.12 * fw + 1.0;
+        let pad = 0.2 * fw + 1.5 * s;
         soft_tips[ri] = add(joints[joints.len() - 1], mul(last_dir, pad));
 
-        // Finger soft tissue: one tube per segment, overlapping at the joints.
+        // Finger soft tissue: one tube along the metacarpal's distal part, then one per
+        // phalanx, overlapping at the joints.
         let n = joints.len();
+        {
+            let half = fw * 0.5;
+            let start = if digit == 1 { 1.15 } else { 1.0 };
+            let a0 = add(joints[0], mul(dir, -0.45 * mc_len));
+            let a1 = add(joints[0], mul(dir, 0.6 * joint + 0.5));
+            let seg = [a1[0] - a0[0], a1[1] - a0[1]];
+            let seg_len = (seg[0] * seg[0] + seg[1] * seg[1]).sqrt();
+            soft_shapes.push(Placed {
+                frame: Frame::new(a0, seg, 1.0),
+                shape: Shape::Tube(Tube {
+                    u0: 0.0,
+                    u1: seg_len,
+                    half_width: lut_from(|t| half * (start + (1.0 - start) * t)),
+                    cortex: [0.0; LUT_N],
+                    core: [0.0; LUT_N],
+                    cap0: 0.0,
+                    cap1: half * 0.5,
+                    depth: 0.85,
+                }),
+            });
+        }
         for k in 0..n - 1 {
             let a0 = if k == 0 {
-                add(joints[0], mul(dir, -0.3 * mc_len))
+                add(joints[0], mul(dir, -0.5))
             } else {
                 add(joints[k], mul(last_dir, -1.0))
             };
@@ -1121,21 +1198,20 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
             let segs = (n - 1) as f32;
             let w0 = 1.0 - 0.1 * (k as f32 / segs);
             let w1 = 1.0 - 0.1 * ((k + 1) as f32 / segs) - if k == n - 2 { 0.08 } else { 0.0 };
-            let thumb_mc = digit == 1 && k == 0;
             let half = fw * 0.5;
             let tube = Tube {
                 u0: 0.0,
                 u1: seg_len,
                 half_width: lut_from(|t| {
-                    // Knuckle bulge near the joints.
-                    let bulge = 0.04 * (1.0 - (2.0 * t - 1.0).abs()).powi(2) * -1.0 + 0.03 * smooth((t - 0.8) / 0.2);
-                    let base = w0 + (w1 - w0) * t + bulge;
-                    half * base * if thumb_mc { 1.15 } else { 1.0 }
+                    // Slimmer between the joints, a knuckle bulge before the next one.
+                    let bulge = -0.04 * (1.0 - (2.0 * t - 1.0).abs()).powi(2)
+                        + 0.03 * smooth((t - 0.8) / 0.2);
+                    half * (w0 + (w1 - w0) * t + bulge)
                 }),
                 cortex: [0.0; LUT_N],
                 core: [0.0; LUT_N],
-                cap0: if k == 0 { 0.0 } else { half * 0.5 },
-                cap1: if k == n - 2 { half * 0.9 } else { half * 0.5 },
+                cap0: 0.0,
+                cap1: if k == n - 2 { half * 0.9 } else { 0.0 },
                 depth: 0.85,
             };
             soft_shapes.push(Placed {
@@ -1151,12 +1227,36 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
     }
 
     // --- Radius and ulna (tilted with the forearm).
-    let radius_end = add([RADIUS_END[0] * s * ind.palm_width, RADIUS_END[1] * s], [0.0, 0.0]);
-    let ulna_end = [ULNA_END[0] * s * ind.palm_width, (ULNA_END[1] + ind.ulnar_variance) * s];
+    let radius_end = add(
+        [RADIUS_END[0] * s * ind.palm_width, RADIUS_END[1] * s],
+        [0.0, 0.0],
+    );
+    let ulna_end = [
+        ULNA_END[0] * s * ind.palm_width,
+        (ULNA_END[1] + ind.ulnar_variance) * s,
+    ];
     let forearm_dir = [0.0, 1.0];
     for (bone, end, width, profile, kind, epi_mm, meta, angle) in [
-        (Bone::Radius, radius_end, RADIUS_W, PROFILE_RADIUS_META, EpiKind::Radius, 9.0, 40.0, -3.0f32),
-        (Bone::Ulna, ulna_end, ULNA_W, PROFILE_ULNA_META, EpiKind::Ulna, 7.0, 30.0, 3.0),
+        (
+            Bone::Radius,
+            radius_end,
+            RADIUS_W,
+            PROFILE_RADIUS_META,
+            EpiKind::Radius,
+            11.0,
+            40.0,
+            -1.0f32,
+        ),
+        (
+            Bone::Ulna,
+            ulna_end,
+            ULNA_W,
+            PROFILE_ULNA_META,
+            EpiKind::Ulna,
+            7.0,
+            30.0,
+            1.0,
+        ),
     ] {
         let dir = crate::pose::turn(forearm_dir, angle);
         let spec = TubularSpec {
@@ -1169,7 +1269,8 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
             epi: Some((EpiEnd::Start, kind, epi_mm)),
             head_round: 0.0,
             base_round: 0.0,
-            depth: 0.85,
+            depth: if bone == Bone::Radius { 0.55 } else { 0.7 },
+            cortex: 0.22,
             meta_len: Some(meta),
         };
         let mut model = tubular(&c, &spec);
@@ -1186,7 +1287,10 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
     {
         let (base, dir, len, w) = mc_geom[0];
         let st = maturation::centre_state(Bone::Sesamoid, sex, age, &ind.tempo).expect("sesamoid");
-        let centre = add(add(base, mul(dir, len * 0.93)), mul(radial_perp(dir), -0.28 * w));
+        let centre = add(
+            add(base, mul(dir, len * 0.93)),
+            mul(radial_perp(dir), -0.28 * w),
+        );
         let r = 2.6 * s * st.size.max(0.0);
         let frame = Frame::new(centre, dir, 1.0);
         let mut parts = Vec::new();
@@ -1223,9 +1327,15 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
         add(add(b, mul(d, l * t)), mul(radial_perp(d), off * s))
     };
     let wrist_y = radius_end[1];
-    let radial_wrist = tilt.apply([radius_end[0] + (RADIUS_W * 0.55 + 7.0) * s, wrist_y + 6.0 * s]);
+    let radial_wrist = tilt.apply([
+        radius_end[0] + (RADIUS_W * 0.55 + 7.0) * s,
+        wrist_y + 6.0 * s,
+    ]);
     let ulnar_wrist = tilt.apply([ulna_end[0] - (ULNA_W * 0.5 + 7.5) * s, wrist_y + 6.0 * s]);
-    let radial_low = tilt.apply([radius_end[0] + (RADIUS_W * 0.55 + 8.0) * s, wrist_y + 40.0 * s]);
+    let radial_low = tilt.apply([
+        radius_end[0] + (RADIUS_W * 0.55 + 8.0) * s,
+        wrist_y + 40.0 * s,
+    ]);
     let ulnar_low = tilt.apply([ulna_end[0] - (ULNA_W * 0.5 + 8.0) * s, wrist_y + 40.0 * s]);
     let web = |a: usize, b: usize| -> [f32; 2] {
         let p = lerp2(prox_pt(a, 0.3, 0.0), prox_pt(b, 0.3, 0.0), 0.5);
@@ -1257,21 +1367,32 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
     ];
     let outline_pts: Vec<[f32; 2]> = palm_pts[1..palm_pts.len() - 1].to_vec();
     let palm = Polygon {
-        points: palm_pts,
-        thickness: 24.0 * s * soft_k,
+        points: chaikin(&palm_pts, 2),
+        thickness: 27.0 * s * soft_k,
         edge: 9.0 * s * soft_k,
     };
-    let fa_top = wrist_y - 12.0 * s;
-    let forearm = Polygon {
-        points: vec![
-            tilt.apply([ulna_end[0] - (ULNA_W * 0.5 + 7.5) * s, fa_top]),
-            tilt.apply([radius_end[0] + (RADIUS_W * 0.55 + 7.0) * s, fa_top]),
-            tilt.apply([radius_end[0] + (RADIUS_W * 0.55 + 12.0) * s, wrist_y + 400.0 * s]),
-            tilt.apply([ulna_end[0] - (ULNA_W * 0.5 + 12.0) * s, wrist_y + 400.0 * s]),
-        ],
-        thickness: 38.0 * s * soft_k,
-        edge: 18.0 * s * soft_k,
-    };
+    // Forearm: an elliptical cylinder widening proximally, its rounded top hidden in the palm.
+    {
+        let left = ulna_end[0] - (ULNA_W * 0.5 + 12.0) * s;
+        let right = radius_end[0] + (RADIUS_W * 0.55 + 12.0) * s;
+        let top = [0.5 * (left + right), wrist_y - 22.0 * s];
+        let half = 0.5 * (right - left) * ind.soft.sqrt();
+        let len = 420.0 * s;
+        let frame = tilt.apply_frame(&Frame::new(top, [0.0, 1.0], 1.0));
+        soft_shapes.push(Placed {
+            frame,
+            shape: Shape::Tube(Tube {
+                u0: 0.0,
+                u1: len,
+                half_width: lut_from(|t| half * (1.0 + 0.35 * (t * 4.0).min(1.0))),
+                cortex: [0.0; LUT_N],
+                core: [0.0; LUT_N],
+                cap0: 40.0 * s,
+                cap1: 0.0,
+                depth: 0.55 * soft_k.sqrt(),
+            }),
+        });
+    }
     // Thenar eminence: thicker soft tissue over the thumb's metacarpal.
     {
         let (b, d, l, _) = mc_geom[0];
@@ -1295,7 +1416,7 @@ pub fn build(age_months: f32, sex: Sex, ind: &Individual, pose: &Pose) -> Skelet
         bones,
         soft: SoftTissue {
             shapes: soft_shapes,
-            slabs: vec![palm, forearm],
+            slabs: vec![palm],
         },
         keypoints: [tips[2], tips[0], capitate],
         outline,
@@ -1326,7 +1447,7 @@ mod tests {
         let mut last = 0.0;
         for m in (0..=228).step_by(6) {
             let g = growth_fraction(m as f32, Sex::Female);
-            assert!(g > last);
+            assert!(g >= last && (m > 200 || g > last), "{m}");
             last = g;
         }
     }

@@ -250,9 +250,9 @@ pub fn epiphysis_state(bone: Bone, sex: Sex, age: f32, tempo: &Tempo) -> Option<
             scar: 0.0,
         });
     }
-    let grow = ease_out((ae - s.appear) / (s.equal_width - s.appear), 1.3);
-    let width = 0.22 + 0.78 * grow + 0.05 * smooth((ae - s.equal_width) / (s.cap - s.equal_width));
-    let height = 0.35 + 0.65 * ease_out((ae - s.appear) / (s.cap - s.appear), 1.6);
+    let grow = ease_out((ae - s.appear) / (s.equal_width - s.appear), 2.0);
+    let width = 0.25 + 0.75 * grow + 0.05 * smooth((ae - s.equal_width) / (s.cap - s.equal_width));
+    let height = 0.45 + 0.55 * ease_out((ae - s.appear) / (s.cap - s.appear), 2.2);
     let shape = smooth((ae - s.appear) / (s.equal_width - s.appear));
     let cap = smooth((ae - s.equal_width) / (s.cap - s.equal_width));
     let fusion = if af <= s.fuse_start {
@@ -294,7 +294,7 @@ pub fn centre_state(bone: Bone, sex: Sex, age: f32, tempo: &Tempo) -> Option<Cen
     let x = (a - appear) / (mature - appear);
     Some(CentreState {
         present: true,
-        size: 0.14 + 0.86 * ease_out(x, 1.5),
+        size: 0.2 + 0.8 * ease_out(x, 2.2),
         shape: smooth(x * 1.2).powf(0.8),
     })
 }
@@ -315,7 +315,12 @@ mod tests {
 
     #[test]
     fn girls_fuse_earlier() {
-        for b in [Bone::Distal(3), Bone::Metacarpal(2), Bone::Radius, Bone::Ulna] {
+        for b in [
+            Bone::Distal(3),
+            Bone::Metacarpal(2),
+            Bone::Radius,
+            Bone::Ulna,
+        ] {
             let g = epiphysis_schedule(b, Sex::Female).unwrap();
             let m = epiphysis_schedule(b, Sex::Male).unwrap();
             assert!(g.fuse_start < m.fuse_start && g.appear < m.appear, "{b:?}");

@@ -10,26 +10,28 @@ use crate::rng::{normal_clamped, uniform};
 use crate::shapes::Frame;
 use rand::Rng;
 
-/// Ranges of the pose parameters. Defaults in brackets.
+/// Ranges of the pose parameters. Defaults in parentheses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoseConfig {
-    /// SD of the in-plane rotation, degrees [10].
+    /// SD of the in-plane rotation, degrees (default 10).
     pub rotation_sd_deg: f32,
-    /// Largest in-plane rotation either way, degrees [30].
+    /// Largest in-plane rotation either way, degrees (default 30).
     pub rotation_max_deg: f32,
-    /// Finger spread factor range (0 = fingers together, 1 = a typical spread) [0.3, 1.5].
+    /// Finger spread factor range (0 = fingers along their metacarpals, 1 = a typical spread,
+    /// negative = fingers closer together) (default -0.2, 1.5).
     pub spread: (f32, f32),
-    /// SD of each finger's own deviation, degrees [3].
+    /// SD of each finger's own deviation, degrees (default 3).
     pub finger_jitter_deg: f32,
-    /// SD of the thumb's abduction around its typical angle, degrees [6].
+    /// SD of the thumb's abduction around its typical angle, degrees (default 6).
     pub thumb_sd_deg: f32,
-    /// Largest radial/ulnar tilt of the wrist, degrees [8].
+    /// Largest radial/ulnar tilt of the wrist, degrees (default 8).
     pub wrist_tilt_max_deg: f32,
-    /// Chance that a finger is slightly flexed (foreshortened middle and distal phalanges) [0.25].
+    /// Chance that a finger is slightly flexed (foreshortened middle and distal phalanges)
+    /// (default 0.25).
     pub flex_probability: f32,
-    /// Height of the hand (fingertips to wrist) over the image height [0.66, 0.86].
+    /// Height of the hand (fingertips to wrist) over the image height (default 0.66, 0.86).
     pub fill: (f32, f32),
-    /// Horizontal margin kept free on each side, fraction of the width [0.03].
+    /// Horizontal margin kept free on each side, fraction of the width (default 0.03).
     pub margin: f32,
 }
 
@@ -38,7 +40,7 @@ impl Default for PoseConfig {
         PoseConfig {
             rotation_sd_deg: 10.0,
             rotation_max_deg: 30.0,
-            spread: (0.3, 1.5),
+            spread: (-0.2, 1.5),
             finger_jitter_deg: 3.0,
             thumb_sd_deg: 6.0,
             wrist_tilt_max_deg: 8.0,
@@ -132,7 +134,10 @@ impl Similarity {
     /// Rotation by `deg` degrees about `pivot` (scale 1).
     pub fn rotation_about(pivot: [f32; 2], deg: f32) -> Similarity {
         let (sin, cos) = deg.to_radians().sin_cos();
-        let r = [cos * pivot[0] - sin * pivot[1], sin * pivot[0] + cos * pivot[1]];
+        let r = [
+            cos * pivot[0] - sin * pivot[1],
+            sin * pivot[0] + cos * pivot[1],
+        ];
         Similarity {
             cos,
             sin,
@@ -178,7 +183,13 @@ pub fn up_dir(deg: f32) -> [f32; 2] {
 /// The similarity that puts a hand whose outline (hand frame, mm) is `outline` into a
 /// `width x height` image: rotated by the pose, scaled so its height is `fill` of the image
 /// (less if it would not fit across), and shifted within the free space by `offset`.
-pub fn place(outline: &[[f32; 2]], pose: &Pose, margin: f32, width: usize, height: usize) -> Similarity {
+pub fn place(
+    outline: &[[f32; 2]],
+    pose: &Pose,
+    margin: f32,
+    width: usize,
+    height: usize,
+) -> Similarity {
     let (w, h) = (width as f32, height as f32);
     let rot = Similarity {
         scale: 1.0,
@@ -201,7 +212,8 @@ pub fn place(outline: &[[f32; 2]], pose: &Pose, margin: f32, width: usize, heigh
     // or less if the hand is tall; the wrist stays inside.
     let left = margin * w + (free_w - sw).max(0.0) * pose.offset[0];
     let top_room = (h * 0.985 - sh).max(0.0);
-    let top = (0.02 * h).min(top_room) + (top_room - 0.02 * h).clamp(0.0, 0.06 * h) * pose.offset[1];
+    let top =
+        (0.02 * h).min(top_room) + (top_room - 0.02 * h).clamp(0.0, 0.06 * h) * pose.offset[1];
     Similarity {
         cos: rot.cos,
         sin: rot.sin,
@@ -247,7 +259,10 @@ mod tests {
             let s = place(&outline, &pose, 0.03, 512, 640);
             for p in outline {
                 let q = s.apply(p);
-                assert!(q[0] >= 0.0 && q[0] <= 512.0 && q[1] >= 0.0 && q[1] <= 640.0, "{q:?}");
+                assert!(
+                    q[0] >= 0.0 && q[0] <= 512.0 && q[1] >= 0.0 && q[1] <= 640.0,
+                    "{q:?}"
+                );
             }
         }
     }

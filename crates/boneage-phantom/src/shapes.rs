@@ -79,7 +79,8 @@ pub struct Tube {
     pub u1: f32,
     /// Half-width (mm) at `LUT_N` evenly spaced stations over `[u0, u1]`.
     pub half_width: [f32; LUT_N],
-    /// Cortical thickness (mm) at the same stations.
+    /// Cortical thickness (mm) at the same stations; rounded ends get an end plate of half the
+    /// end station's value.
     pub cortex: [f32; LUT_N],
     /// Core density at the same stations.
     pub core: [f32; LUT_N],
@@ -132,18 +133,30 @@ impl Tube {
         let outer = 2.0 * self.depth * (r * r - v * v).sqrt();
         let ct = Self::lut(&self.cortex, t);
         // The core is the outline shrunk by the cortex, ends included (end plates).
-        let e0 = self.cortex[0];
-        let e1 = self.cortex[LUT_N - 1];
+        // Cut (cap 0) ends are open: a tube continued by another has no end plate there.
+        let e0 = if self.cap0 > 0.0 {
+            0.5 * self.cortex[0]
+        } else {
+            f32::MIN
+        };
+        let e1 = if self.cap1 > 0.0 {
+            0.5 * self.cortex[LUT_N - 1]
+        } else {
+            f32::MIN
+        };
         let (c0, c1) = (d0 - e0, d1 - e1);
         let mut inner = 0.0;
         if c0 > 0.0 && c1 > 0.0 {
+            // The core's end rounding is the outline's, shrunk by the end plate (concentric).
             let mut ki = 1.0f32;
-            if c0 < self.cap0 {
-                let z = 1.0 - c0 / self.cap0;
+            let ci0 = (self.cap0 - e0).max(0.1 * self.cap0);
+            let ci1 = (self.cap1 - e1).max(0.1 * self.cap1);
+            if c0 < ci0 && self.cap0 > 0.0 {
+                let z = 1.0 - c0 / ci0;
                 ki *= (1.0 - z * z).max(0.0).sqrt();
             }
-            if c1 < self.cap1 {
-                let z = 1.0 - c1 / self.cap1;
+            if c1 < ci1 && self.cap1 > 0.0 {
+                let z = 1.0 - c1 / ci1;
                 ki *= (1.0 - z * z).max(0.0).sqrt();
             }
             let ri = (hw - ct).max(0.0) * ki;
@@ -181,6 +194,9 @@ pub struct Blob {
     pub taper_v: f32,
     /// The sides move along `+u` by `bend * b * (v / a)²` (a cap or a crescent).
     pub bend: f32,
+    /// Keep the `+u` face where it is when `taper_v` changes the half-length (a wedge with one
+    /// flat side, as an epiphysis on its physis).
+    pub anchor: bool,
     /// Half of the beam-direction thickness at the centre, mm.
     pub depth: f32,
     /// Cortical shell as a fraction of the radius (0 = none; near 1 = a thin ring).
@@ -199,6 +215,7 @@ impl Blob {
             taper_u: 0.0,
             taper_v: 0.0,
             bend: 0.0,
+            anchor: false,
             depth,
             cortex,
             core,
@@ -213,7 +230,11 @@ impl Blob {
         let aa = self.a * (1.0 + self.taper_u * ub / self.b).max(0.05);
         let bb = self.b * (1.0 + self.taper_v * y).max(0.05);
         let x = v / aa;
-        let z = ub / bb;
+        let z = if self.anchor {
+            (ub - (self.b - bb)) / bb
+        } else {
+            ub / bb
+        };
         let r2 = x * x + z * z;
         if self.square > 0.0 {
             let r4 = (x * x * x * x + z * z * z * z).sqrt().sqrt();
@@ -248,7 +269,8 @@ impl Blob {
     /// Local bounding box `(u_min, u_max, v_min, v_max)` (conservative).
     pub fn extent(&self) -> [f32; 4] {
         let ra = self.a * (1.0 + self.taper_u.abs()) * 1.05;
-        let rb = self.b * (1.0 + self.taper_v.abs()) * 1.05 + self.bend.abs() * self.b;
+        let rb = self.b * (1.0 + self.taper_v.abs()) * if self.anchor { 2.1 } else { 1.05 }
+            + self.bend.abs() * self.b;
         [-rb, rb, -ra, ra]
     }
 }
@@ -314,10 +336,15 @@ impl Placed {
         Some([x0 as usize, y0 as usize, x1 as usize, y1 as usize])
     }
 
-    /// Calls `f(index, chord)` for every pixel centre (pixel `(x, y)` has its centre at
+    /// Calls `f(index, x, y, chord)` for every pixel centre (pixel `(x, y)` has its centre at
     /// `(x, y)`) inside the shape.
     #[inline]
-    pub fn raster(&self, width: usize, height: usize, mut f: impl FnMut(usize, Chord)) {
+    pub fn raster(
+        &self,
+        width: usize,
+        height: usize,
+        mut f: impl FnMut(usize, usize, usize, Chord),
+    ) {
         let Some([x0, y0, x1, y1]) = self.pixel_box(width, height) else {
             return;
         };
@@ -332,7 +359,7 @@ impl Placed {
             let row = y * width;
             for x in x0..=x1 {
                 if let Some(c) = self.shape.chord(u, v) {
-                    f(row + x, c);
+                    f(row + x, x, y, c);
                 }
                 u += ax;
                 v -= ay;
@@ -494,6 +521,7 @@ mod tests {
             taper_u: 0.3,
             taper_v: -0.2,
             bend: 0.3,
+            anchor: true,
             depth: 4.0,
             cortex: 0.2,
             core: 1.0,

@@ -130,7 +130,11 @@ fn run_dataset(args: &PhantomArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let males = records.iter().filter(|r| r.subject.sex.is_male()).count();
-    let mean_age = records.iter().map(|r| r.subject.bone_age_months).sum::<f64>() / records.len() as f64;
+    let mean_age = records
+        .iter()
+        .map(|r| r.subject.bone_age_months)
+        .sum::<f64>()
+        / records.len() as f64;
     println!(
         "wrote {} phantoms ({}x{}{}, seed {}) to {}: labels.csv, keypoints.csv, images/, masks/",
         records.len(),
