@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The project's main command on its built-in default: installs what it needs, builds the
-# `boneage` binary in release mode and runs the demo. Output goes to ./out/ (or $1).
+# `boneage` binary in release mode and runs `boneage demo` (phantom data, a regressor and a
+# classifier trained and evaluated, one prediction), then the EDA of the RSNA training labels
+# shipped in data/rsna/train.csv. Output goes to ./out/ (or $1).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ./scripts/setup.sh
@@ -9,5 +11,8 @@ OUT="${1:-out}"
 cargo build --release -p boneage
 BIN=target/release/boneage
 echo
-echo "== EDA of the RSNA training labels shipped in data/rsna/train.csv"
+echo "== boneage demo (phantom data; about 10 minutes on 2 CPU cores)"
+"$BIN" demo --out "$OUT/demo"
+echo
+echo "== EDA of the RSNA training labels (data/rsna/train.csv)"
 "$BIN" eda --labels data/rsna/train.csv --out "$OUT/eda-rsna-train"

@@ -336,6 +336,16 @@ fn blank_collimation(img: &GrayImage, t: f32) -> (GrayImage, bool) {
     (out, found || found_cols)
 }
 
+/// Whether an image looks inverted (air brighter than the palm), with the default margin —
+/// the same test as the `likely_inverted` flag, cheap enough to run on every image a model
+/// reads.
+pub fn looks_inverted(img: &GrayImage) -> bool {
+    let cfg = QualityConfig::default();
+    let (w, h) = img.fit_within(cfg.analysis_size, cfg.analysis_size);
+    let small = if w < img.width { img.resize(w, h) } else { img.clone() };
+    histogram_mode(&histogram(&small, None)) > centre_median(&small) + cfg.inverted_margin
+}
+
 /// The most common grey level, from a histogram smoothed over 9 bins.
 fn histogram_mode(h: &[u64; crate::threshold::BINS]) -> f32 {
     let n = h.len();

@@ -1,7 +1,8 @@
 //! From dataset samples to batches: decode, fit into the network input, augment, standardise,
 //! batch — on worker threads that run ahead of the training step.
 //!
-//! Each image is decoded once and kept (shrunk to fit the input, letterboxed on air = 0) when
+//! Each image is decoded once and kept (shrunk to fit the input, letterboxed on air = 0, an
+//! inverted grey scale turned back) when
 //! [`DataConfig::cache_decoded`] is on. Augmentation is a random affine map (rotation, shift,
 //! scale — never a flip: a left hand stays left), gamma, contrast and Gaussian noise; then every
 //! image is standardised to zero mean and unit SD. Randomness comes from a ChaCha RNG seeded by
@@ -73,6 +74,9 @@ pub struct DataConfig {
     pub prefetch: usize,
     /// Keep each decoded, fitted image in memory after its first use. Default true.
     pub cache_decoded: bool,
+    /// Invert images whose grey scale looks inverted (air brighter than the palm; see
+    /// `boneage_imaging::quality::looks_inverted`), so every input has bone bright. Default true.
+    pub fix_inverted: bool,
     pub on_bad_image: OnBadImage,
 }
 
@@ -83,6 +87,7 @@ impl Default for DataConfig {
             workers: 2,
             prefetch: 4,
             cache_decoded: true,
+            fix_inverted: true,
             on_bad_image: OnBadImage::Stop,
         }
     }
@@ -313,7 +318,10 @@ impl Ctx {
         let item = &self.items[i];
         let load = || -> Result<Arc<GrayImage>, String> {
             let path = item.path.as_ref().ok_or_else(|| DataError::NoImage { id: item.id.clone() }.to_string())?;
-            let r = boneage_imaging::read_radiograph(path).map_err(|e| e.to_string())?;
+            let mut r = boneage_imaging::read_radiograph(path).map_err(|e| e.to_string())?;
+            if self.cfg.fix_inverted && boneage_imaging::quality::looks_inverted(&r.image) {
+                r.image.data.iter_mut().for_each(|v| *v = 1.0 - *v);
+            }
             Ok(Arc::new(fit_letterbox(&r.image, self.width, self.height)))
         };
         if self.cfg.cache_decoded {
@@ -513,6 +521,25 @@ mod tests {
             assert_eq!(n, 4);
         }
         assert_eq!(l.skipped(), 1, "counted once, not once per epoch");
+    }
+
+    #[test]
+    fn inverted_images_are_turned_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let samples = write_set(dir.path(), 2);
+        let p = samples[1].image.as_ref().unwrap();
+        let img = boneage_imaging::read_radiograph(p).unwrap().image;
+        let inv = GrayImage::from_vec(img.width, img.height, img.data.iter().map(|v| 1.0 - v).collect());
+        boneage_imaging::io::write_png_gray8(p, &inv).unwrap();
+        let mut a = samples.clone();
+        a[1].image = samples[0].image.clone();
+        let same = |s: &[Sample]| -> Vec<f32> {
+            Loader::new(s, 16, 16, DataConfig::default(), 1).epoch(0, 2, false, false).next().unwrap().unwrap().images
+        };
+        // Sample 1 inverted reads like its original, which differs from sample 0 by 0.01 only.
+        let (x, y) = (same(&samples), same(&a));
+        let d: f32 = x[256..].iter().zip(&y[256..]).map(|(p, q)| (p - q).abs()).sum::<f32>() / 256.0;
+        assert!(d < 0.1, "{d}");
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub fn demo_config(head: Head, epochs: usize, seed: u64) -> TrainConfig {
         seed,
         ..TrainConfig::default()
     };
-    c.optimizer.lr = 2e-3;
+    c.optimizer.lr = 3e-3;
     c.data.augment.rotation_deg = 10.0;
     c
 }

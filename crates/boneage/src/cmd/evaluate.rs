@@ -157,7 +157,10 @@ fn report(cases: &[Case], ev: &Evaluation, run: &TrainedRun, data: &Path, title:
         "Mean absolute error in 2-year bands of reference bone age (an empty band shows no bar).",
     );
     page.h2("Error by development stage");
-    let rows: Vec<Vec<String>> = ev.by_stage.iter().map(|(k, e)| row(k, e)).collect();
+    let rows: Vec<Vec<String>> = boneage_core::reference::Stage::ALL
+        .iter()
+        .filter_map(|st| ev.by_stage.get(st.name()).map(|e| row(st.name(), e)))
+        .collect();
     page.table(&HEADER, &rows);
     Ok(page)
 }
