@@ -11,10 +11,18 @@ use boneage_nn::data::{DataConfig, Loader};
 use std::time::Instant;
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::path::PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "out/bench-phantoms".into()));
+    let dir = std::path::PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "out/bench-phantoms".into()),
+    );
     let mut ds = Dataset::read(dir.join("labels.csv"))?;
     ds.resolve_images(Some(&dir.join("images")))?;
-    let cfg = DataConfig { workers: 2, cache_decoded: false, ..DataConfig::default() };
+    let cfg = DataConfig {
+        workers: 2,
+        cache_decoded: false,
+        ..DataConfig::default()
+    };
     let loader = Loader::new(&ds.samples, 128, 160, cfg, 1);
     // Warm-up epoch, then the timed ones.
     let _ = loader.epoch(0, 16, true, true).count();
@@ -28,6 +36,9 @@ fn main() -> anyhow::Result<()> {
         rates.push(n as f64 / t.elapsed().as_secs_f64());
     }
     rates.sort_by(f64::total_cmp);
-    println!("{}", serde_json::json!({"impl": "boneage", "workers": 2, "images_per_s": rates[1], "n": ds.samples.len()}));
+    println!(
+        "{}",
+        serde_json::json!({"impl": "boneage", "workers": 2, "images_per_s": rates[1], "n": ds.samples.len()})
+    );
     Ok(())
 }

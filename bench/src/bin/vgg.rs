@@ -23,7 +23,10 @@ fn main() -> anyhow::Result<()> {
     tch::set_num_threads(threads);
     tch::manual_seed(0);
     let batch = 8i64;
-    let cfg = VggConfig { head: Head::Regression, ..VggConfig::default() };
+    let cfg = VggConfig {
+        head: Head::Regression,
+        ..VggConfig::default()
+    };
     let vs = nn::VarStore::new(Device::Cpu);
     let net = cfg.init(&vs.root())?;
     if channels_last {
@@ -38,7 +41,11 @@ fn main() -> anyhow::Result<()> {
     }
     let mut opt = nn::AdamW::default().build(&vs, 1e-3)?;
     let x = Tensor::randn([batch, 1, 256, 256], (Kind::Float, Device::Cpu));
-    let x = if channels_last { boneage_nn::tensor::to_channels_last(&x) } else { x };
+    let x = if channels_last {
+        boneage_nn::tensor::to_channels_last(&x)
+    } else {
+        x
+    };
     let sex = Tensor::from_slice(&[1f32, 0., 1., 0., 1., 0., 1., 0.]).view([batch, 1]);
     let y = Tensor::rand([batch, 1], (Kind::Float, Device::Cpu)) * 2.0 - 1.0;
     let train = median_seconds(iters, || {

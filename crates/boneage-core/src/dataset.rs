@@ -527,10 +527,8 @@ mod tests {
         assert_eq!(valid.samples[0].bone_age_months, 30.0);
         assert_eq!(valid.samples[0].sex, Sex::Female);
 
-        let test = parse(
-            "image_ID,dir,patient_ID,sex,bone_age\n4360.png,bone_age,4360,M,168.93\n",
-        )
-        .unwrap();
+        let test = parse("image_ID,dir,patient_ID,sex,bone_age\n4360.png,bone_age,4360,M,168.93\n")
+            .unwrap();
         assert_eq!(test.format, TableFormat::RsnaTest);
         assert_eq!(test.samples[0].id, "4360");
         assert_eq!(test.samples[0].bone_age_months, 168.93);
@@ -564,11 +562,20 @@ mod tests {
     #[test]
     fn bad_rows_name_file_line_and_problem() {
         let e = err("id,boneage,male\n1,12,True\n2,-3,False\n");
-        assert!(e.contains("labels.csv:3") && e.contains("negative age"), "{e}");
+        assert!(
+            e.contains("labels.csv:3") && e.contains("negative age"),
+            "{e}"
+        );
         let e = err("id,boneage,male\n1,twelve,True\n");
-        assert!(e.contains("labels.csv:2") && e.contains("not a number"), "{e}");
+        assert!(
+            e.contains("labels.csv:2") && e.contains("not a number"),
+            "{e}"
+        );
         let e = err("id,boneage,male\n1,12,Maybe\n");
-        assert!(e.contains("labels.csv:2") && e.contains("unknown sex"), "{e}");
+        assert!(
+            e.contains("labels.csv:2") && e.contains("unknown sex"),
+            "{e}"
+        );
         let e = err("id,boneage,male\n1,12,True\n1,14,False\n");
         assert!(
             e.contains("labels.csv:3") && e.contains("duplicate id") && e.contains("line 2"),
@@ -597,7 +604,10 @@ mod tests {
         std::fs::write(nested.join("notes.txt"), b"x").unwrap();
         let mut ds = parse("id,boneage,male\n1377,180,False\n").unwrap();
         ds.resolve_images(Some(dir.path())).unwrap();
-        assert_eq!(ds.samples[0].image.as_deref(), Some(&*nested.join("1377.png")));
+        assert_eq!(
+            ds.samples[0].image.as_deref(),
+            Some(&*nested.join("1377.png"))
+        );
 
         let mut ds = parse("id,boneage,male\n1377,180,False\n1378,12,True\n").unwrap();
         let e = ds.resolve_images(Some(dir.path())).unwrap_err().to_string();
@@ -617,6 +627,10 @@ mod tests {
             parse("image_ID,dir,patient_ID,sex,bone_age\n4360.png,bone_age,4360,M,168.93\n")
                 .unwrap();
         ds.resolve_images(Some(dir.path())).unwrap();
-        assert!(ds.samples[0].image.as_ref().unwrap().ends_with("bone_age/4360.png"));
+        assert!(ds.samples[0]
+            .image
+            .as_ref()
+            .unwrap()
+            .ends_with("bone_age/4360.png"));
     }
 }

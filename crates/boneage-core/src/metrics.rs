@@ -24,7 +24,11 @@ impl ErrorSummary {
     /// `baseline_mean` is the constant the mean predictor outputs (the training mean).
     pub fn of(pred: &[f64], truth: &[f64], baseline_mean: f64) -> ErrorSummary {
         let n = pred.len();
-        let within = pred.iter().zip(truth).filter(|(p, t)| (*p - *t).abs() <= 12.0).count();
+        let within = pred
+            .iter()
+            .zip(truth)
+            .filter(|(p, t)| (*p - *t).abs() <= 12.0)
+            .count();
         ErrorSummary {
             n,
             mae_months: stats::mae(pred, truth),
@@ -57,8 +61,11 @@ pub struct Evaluation {
 impl Evaluation {
     pub fn of(cases: &[Case], baseline_mean: f64) -> Evaluation {
         let summary = |sel: &dyn Fn(&Case) -> bool| {
-            let (p, t): (Vec<f64>, Vec<f64>) =
-                cases.iter().filter(|c| sel(c)).map(|c| (c.pred_months, c.truth_months)).unzip();
+            let (p, t): (Vec<f64>, Vec<f64>) = cases
+                .iter()
+                .filter(|c| sel(c))
+                .map(|c| (c.pred_months, c.truth_months))
+                .unzip();
             (!p.is_empty()).then(|| ErrorSummary::of(&p, &t, baseline_mean))
         };
         let mut by_sex = BTreeMap::new();
@@ -74,7 +81,8 @@ impl Evaluation {
             }
         }
         Evaluation {
-            overall: summary(&|_| true).unwrap_or_else(|| ErrorSummary::of(&[], &[], baseline_mean)),
+            overall: summary(&|_| true)
+                .unwrap_or_else(|| ErrorSummary::of(&[], &[], baseline_mean)),
             by_sex,
             by_stage,
         }
@@ -88,9 +96,21 @@ mod tests {
     #[test]
     fn summaries_by_group() {
         let cases = vec![
-            Case { sex: Sex::Male, truth_months: 120.0, pred_months: 130.0 },
-            Case { sex: Sex::Male, truth_months: 60.0, pred_months: 40.0 },
-            Case { sex: Sex::Female, truth_months: 100.0, pred_months: 100.0 },
+            Case {
+                sex: Sex::Male,
+                truth_months: 120.0,
+                pred_months: 130.0,
+            },
+            Case {
+                sex: Sex::Male,
+                truth_months: 60.0,
+                pred_months: 40.0,
+            },
+            Case {
+                sex: Sex::Female,
+                truth_months: 100.0,
+                pred_months: 100.0,
+            },
         ];
         let e = Evaluation::of(&cases, 100.0);
         assert_eq!(e.overall.n, 3);

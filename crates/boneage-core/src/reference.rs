@@ -224,7 +224,10 @@ mod tests {
             t.at(Sex::Female, 200.0),
             Err(ReferenceError::OutOfRange { .. })
         ));
-        assert!(matches!(t.at(Sex::Male, -1.0), Err(ReferenceError::BadAge(_))));
+        assert!(matches!(
+            t.at(Sex::Male, -1.0),
+            Err(ReferenceError::BadAge(_))
+        ));
     }
 
     #[test]
@@ -233,8 +236,14 @@ mod tests {
         let s = t.sds(Sex::Male, 120.0, 125.68 + 2.5 * 9.79).unwrap();
         assert!((s.sds - 2.5).abs() < 1e-9);
         assert_eq!(s.reading, Reading::Advanced);
-        assert_eq!(t.sds(Sex::Male, 120.0, 100.0).unwrap().reading, Reading::Delayed);
-        assert_eq!(t.sds(Sex::Male, 120.0, 126.0).unwrap().reading, Reading::Normal);
+        assert_eq!(
+            t.sds(Sex::Male, 120.0, 100.0).unwrap().reading,
+            Reading::Delayed
+        );
+        assert_eq!(
+            t.sds(Sex::Male, 120.0, 126.0).unwrap().reading,
+            Reading::Normal
+        );
     }
 
     #[test]

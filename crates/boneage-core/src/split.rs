@@ -128,11 +128,16 @@ mod tests {
         assert_ne!(a, c, "another seed gives another split");
         let mut all: Vec<usize> = a.concat();
         all.sort_unstable();
-        assert_eq!(all, (0..1000).collect::<Vec<_>>(), "every sample exactly once");
+        assert_eq!(
+            all,
+            (0..1000).collect::<Vec<_>>(),
+            "every sample exactly once"
+        );
         assert!((a[0].len() as i64 - 800).abs() <= 2, "{}", a[0].len());
         assert!((a[1].len() as i64 - 100).abs() <= 2, "{}", a[1].len());
         // Sex ratio is kept in each part.
-        let male = |p: &[usize]| p.iter().filter(|&&i| s[i].sex.is_male()).count() as f64 / p.len() as f64;
+        let male =
+            |p: &[usize]| p.iter().filter(|&&i| s[i].sex.is_male()).count() as f64 / p.len() as f64;
         for p in &a {
             assert!((male(p) - male(&(0..1000).collect::<Vec<_>>())).abs() < 0.03);
         }

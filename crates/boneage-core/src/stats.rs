@@ -19,13 +19,23 @@ pub fn sd(xs: &[f64]) -> f64 {
 /// Mean absolute error between predictions and truth.
 pub fn mae(pred: &[f64], truth: &[f64]) -> f64 {
     assert_eq!(pred.len(), truth.len(), "mae: length mismatch");
-    pred.iter().zip(truth).map(|(p, t)| (p - t).abs()).sum::<f64>() / pred.len() as f64
+    pred.iter()
+        .zip(truth)
+        .map(|(p, t)| (p - t).abs())
+        .sum::<f64>()
+        / pred.len() as f64
 }
 
 /// Root mean squared error between predictions and truth.
 pub fn rmse(pred: &[f64], truth: &[f64]) -> f64 {
     assert_eq!(pred.len(), truth.len(), "rmse: length mismatch");
-    (pred.iter().zip(truth).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / pred.len() as f64).sqrt()
+    (pred
+        .iter()
+        .zip(truth)
+        .map(|(p, t)| (p - t).powi(2))
+        .sum::<f64>()
+        / pred.len() as f64)
+        .sqrt()
 }
 
 /// Linear-interpolated quantile (`q` in [0, 1]) of unsorted values; `NaN` when empty.
@@ -96,7 +106,10 @@ mod tests {
         assert_eq!(mean_predictor_mae(&xs), 1.0);
         assert_eq!(mae(&[1.0, 3.0], &[2.0, 2.0]), 1.0);
         assert!((rmse(&[0.0, 4.0], &[0.0, 0.0]) - 8f64.sqrt()).abs() < 1e-12);
-        assert_eq!(histogram(&[-1.0, 0.5, 1.5, 9.0], 0.0, 1.0, 3), vec![2, 1, 1]);
+        assert_eq!(
+            histogram(&[-1.0, 0.5, 1.5, 9.0], 0.0, 1.0, 3),
+            vec![2, 1, 1]
+        );
         let s = Summary::of(&xs);
         assert_eq!((s.n, s.min, s.max), (4, 1.0, 4.0));
     }

@@ -146,8 +146,11 @@ pub fn fill_holes_smaller_than(
     let holes: Vec<bool> = filled.iter().zip(mask).map(|(f, m)| *f && !*m).collect();
     let (labels, comps) = label(&holes, width, height);
     let mut out = mask.to_vec();
-    let small: std::collections::HashSet<u32> =
-        comps.iter().filter(|c| c.area < max_area).map(|c| c.label).collect();
+    let small: std::collections::HashSet<u32> = comps
+        .iter()
+        .filter(|c| c.area < max_area)
+        .map(|c| c.label)
+        .collect();
     for (o, l) in out.iter_mut().zip(&labels) {
         if *l != 0 && small.contains(l) {
             *o = true;
@@ -196,7 +199,10 @@ mod tests {
 
     fn parse(rows: &[&str]) -> (Vec<bool>, usize, usize) {
         let w = rows[0].len();
-        let m = rows.iter().flat_map(|r| r.chars().map(|c| c == '#')).collect();
+        let m = rows
+            .iter()
+            .flat_map(|r| r.chars().map(|c| c == '#'))
+            .collect();
         (m, w, rows.len())
     }
 
@@ -209,7 +215,10 @@ mod tests {
             "###....", //
         ]);
         let (_, comps) = label(&m, w, h);
-        assert_eq!(comps.iter().map(|c| c.area).collect::<Vec<_>>(), vec![4, 3, 3]);
+        assert_eq!(
+            comps.iter().map(|c| c.area).collect::<Vec<_>>(),
+            vec![4, 3, 3]
+        );
         let big = &comps[0];
         assert_eq!(big.bbox, [0, 0, 1, 1]);
         assert_eq!(big.centroid, (0.5, 0.5));
@@ -230,7 +239,10 @@ mod tests {
         assert!(f[w + 1] && f[w + 2], "enclosed hole filled");
         assert!(!f[w + 4] && !f[5], "open background stays");
         let g = fill_holes_smaller_than(&m, w, h, 2);
-        assert!(!g[w + 1] && !g[w + 2], "a 2-pixel hole is not smaller than 2");
+        assert!(
+            !g[w + 1] && !g[w + 2],
+            "a 2-pixel hole is not smaller than 2"
+        );
         assert!(fill_holes_smaller_than(&m, w, h, 3)[w + 1]);
     }
 }

@@ -21,7 +21,11 @@ impl GrayImage {
 
     /// Wraps row-major data; panics if the length does not match.
     pub fn from_vec(width: usize, height: usize, data: Vec<f32>) -> GrayImage {
-        assert_eq!(data.len(), width * height, "GrayImage::from_vec: size mismatch");
+        assert_eq!(
+            data.len(),
+            width * height,
+            "GrayImage::from_vec: size mismatch"
+        );
         GrayImage {
             width,
             height,
@@ -65,7 +69,8 @@ impl GrayImage {
         if sx <= 1.0 && sy <= 1.0 {
             for y in 0..height {
                 for x in 0..width {
-                    let v = self.sample_bilinear((x as f32 + 0.5) * sx - 0.5, (y as f32 + 0.5) * sy - 0.5);
+                    let v = self
+                        .sample_bilinear((x as f32 + 0.5) * sx - 0.5, (y as f32 + 0.5) * sy - 0.5);
                     out.set(x, y, v);
                 }
             }

@@ -28,7 +28,12 @@ pub fn add_noise(img: &mut GrayImage, noise: impl Iterator<Item = f32>) {
 pub fn standardize(img: &mut GrayImage) {
     let n = img.data.len().max(1) as f32;
     let mean = img.data.iter().sum::<f32>() / n;
-    let var = img.data.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let var = img
+        .data
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum::<f32>()
+        / n;
     let sd = if var.sqrt() < 1e-6 { 1.0 } else { var.sqrt() };
     for v in &mut img.data {
         *v = (*v - mean) / sd;

@@ -153,7 +153,11 @@ pub struct HandMask {
 /// Measures one image and also returns the hand mask it found (to draw or check).
 pub fn assess_with_hand(img: &GrayImage, cfg: &QualityConfig) -> (QualityReport, HandMask) {
     let (w, h) = img.fit_within(cfg.analysis_size, cfg.analysis_size);
-    let small = if w < img.width { img.resize(w, h) } else { img.clone() };
+    let small = if w < img.width {
+        img.resize(w, h)
+    } else {
+        img.clone()
+    };
     let (w, h) = (small.width, small.height);
     let n = (w * h) as f32;
     let hist = histogram(&small, None);
@@ -162,7 +166,13 @@ pub fn assess_with_hand(img: &GrayImage, cfg: &QualityConfig) -> (QualityReport,
     let p50 = histogram_quantile(&hist, 0.50);
     let p99 = histogram_quantile(&hist, 0.99);
     let mean = small.data.iter().sum::<f32>() / n;
-    let sd = (small.data.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
+    let sd = (small
+        .data
+        .iter()
+        .map(|v| (v - mean) * (v - mean))
+        .sum::<f32>()
+        / n)
+        .sqrt();
 
     // Inversion: air is the commonest grey level and, on a normal radiograph, darker than the
     // middle of the image (the palm). Collimation frames do not move the mode.
@@ -342,7 +352,11 @@ fn blank_collimation(img: &GrayImage, t: f32) -> (GrayImage, bool) {
 pub fn looks_inverted(img: &GrayImage) -> bool {
     let cfg = QualityConfig::default();
     let (w, h) = img.fit_within(cfg.analysis_size, cfg.analysis_size);
-    let small = if w < img.width { img.resize(w, h) } else { img.clone() };
+    let small = if w < img.width {
+        img.resize(w, h)
+    } else {
+        img.clone()
+    };
     histogram_mode(&histogram(&small, None)) > centre_median(&small) + cfg.inverted_margin
 }
 
@@ -424,7 +438,12 @@ fn find_markers(
                 let dx = (b[0] as isize - a[2] as isize).max(a[0] as isize - b[2] as isize);
                 let dy = (b[1] as isize - a[3] as isize).max(a[1] as isize - b[3] as isize);
                 if dx <= gap && dy <= gap {
-                    boxes[i] = [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])];
+                    boxes[i] = [
+                        a[0].min(b[0]),
+                        a[1].min(b[1]),
+                        a[2].max(b[2]),
+                        a[3].max(b[3]),
+                    ];
                     boxes.remove(j);
                     merged = true;
                     break 'outer;
@@ -548,7 +567,12 @@ mod tests {
         let dark = GrayImage::from_vec(
             300,
             300,
-            synthetic(0.0, false).resize(300, 300).data.iter().map(|v| v * 0.3).collect(),
+            synthetic(0.0, false)
+                .resize(300, 300)
+                .data
+                .iter()
+                .map(|v| v * 0.3)
+                .collect(),
         );
         let q = assess(&dark, &QualityConfig::default());
         assert!(q.flags.contains(&QualityFlag::TooDark), "{q:?}");

@@ -58,7 +58,10 @@ impl Affine {
 
     pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
         let m = &self.m;
-        (m[0][0] * x + m[0][1] * y + m[0][2], m[1][0] * x + m[1][1] * y + m[1][2])
+        (
+            m[0][0] * x + m[0][1] * y + m[0][2],
+            m[1][0] * x + m[1][1] * y + m[1][2],
+        )
     }
 
     /// The inverse map; `None` when singular.
@@ -80,7 +83,13 @@ impl Affine {
 
 /// Warps `src` into a `width x height` image: output pixel `p` takes the bilinear sample of
 /// `src` at `to_source(p)`; samples outside `src` get `fill`.
-pub fn warp(src: &GrayImage, width: usize, height: usize, to_source: &Affine, fill: f32) -> GrayImage {
+pub fn warp(
+    src: &GrayImage,
+    width: usize,
+    height: usize,
+    to_source: &Affine,
+    fill: f32,
+) -> GrayImage {
     let mut out = GrayImage::new(width, height, fill);
     let (w, h) = (src.width as f64, src.height as f64);
     let m = &to_source.m;
@@ -110,7 +119,9 @@ mod tests {
 
     #[test]
     fn compose_and_invert() {
-        let a = Affine::translate(3.0, -2.0).after(&Affine::rotate_deg(30.0)).after(&Affine::scale(2.0, 2.0));
+        let a = Affine::translate(3.0, -2.0)
+            .after(&Affine::rotate_deg(30.0))
+            .after(&Affine::scale(2.0, 2.0));
         let inv = a.inverse().unwrap();
         let (x, y) = a.apply(5.0, 7.0);
         let (bx, by) = inv.apply(x, y);

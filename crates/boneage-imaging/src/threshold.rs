@@ -26,7 +26,11 @@ pub fn otsu_from_histogram(h: &[u64; BINS]) -> f32 {
     if total == 0 {
         return 0.5;
     }
-    let sum_all: f64 = h.iter().enumerate().map(|(i, &c)| i as f64 * c as f64).sum();
+    let sum_all: f64 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| i as f64 * c as f64)
+        .sum();
     let (mut w0, mut sum0) = (0f64, 0f64);
     let (mut best, mut best_t) = (-1f64, 0usize);
     for (t, &c) in h.iter().enumerate() {

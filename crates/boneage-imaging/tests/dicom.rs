@@ -396,6 +396,18 @@ fn header_fields_sex_age_spacing() {
     assert!((r.meta.age_months.unwrap() - 45.0 / 30.4375).abs() < 1e-9);
     assert_eq!((r.meta.sex, r.meta.pixel_spacing_mm), (None, None));
 
+    // Birth and study dates are day-exact and win over the whole years of PatientAge.
+    let r = read(&|o| {
+        put_str(o, tags::PATIENT_AGE, VR::AS, "010Y");
+        put_str(o, tags::PATIENT_BIRTH_DATE, VR::DA, "20100115");
+        put_str(o, tags::STUDY_DATE, VR::DA, "20200715");
+    });
+    assert!(
+        (r.meta.age_months.unwrap() - 3834.0 / 30.4375).abs() < 1e-9,
+        "{:?}",
+        r.meta.age_months
+    );
+
     // A malformed PatientAge is a warning; the dates give the age.
     let r = read(&|o| {
         put_str(o, tags::PATIENT_AGE, VR::AS, "ten");

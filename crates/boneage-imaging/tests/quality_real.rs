@@ -6,9 +6,15 @@ use boneage_imaging::{read_radiograph, GrayImage};
 use std::path::PathBuf;
 
 fn samples() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rsna-sample/images");
+    let dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rsna-sample/images");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (the shared sample radiographs are needed)", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the shared sample radiographs are needed)",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "png"))
         .collect();
@@ -28,7 +34,11 @@ fn rotate(img: &GrayImage, deg: f32, fill: f32) -> GrayImage {
             // Inverse map: rotate the output point back by -deg.
             let sx = c * dx + s * dy + cx;
             let sy = -s * dx + c * dy + cy;
-            if sx >= 0.0 && sy >= 0.0 && sx <= (img.width - 1) as f32 && sy <= (img.height - 1) as f32 {
+            if sx >= 0.0
+                && sy >= 0.0
+                && sx <= (img.width - 1) as f32
+                && sy <= (img.height - 1) as f32
+            {
                 out.set(x, y, img.sample_bilinear(sx, sy));
             }
         }
@@ -42,11 +52,22 @@ fn real_radiographs_are_read_and_assessed_sensibly() {
     let mut with_markers = 0;
     for p in samples() {
         let r = read_radiograph(&p).unwrap();
-        assert_eq!((r.image.width, r.image.height), (500, 625), "{}", p.display());
-        assert!(r.meta.warnings.is_empty(), "grey stored as RGB reads without warning");
+        assert_eq!(
+            (r.image.width, r.image.height),
+            (500, 625),
+            "{}",
+            p.display()
+        );
+        assert!(
+            r.meta.warnings.is_empty(),
+            "grey stored as RGB reads without warning"
+        );
         let q = assess(&r.image, &cfg);
         let name = p.file_name().unwrap().to_string_lossy().to_string();
-        assert!(!q.flags.contains(&QualityFlag::LikelyInverted), "{name}: {q:?}");
+        assert!(
+            !q.flags.contains(&QualityFlag::LikelyInverted),
+            "{name}: {q:?}"
+        );
         assert!(!q.flags.contains(&QualityFlag::NoHand), "{name}: {q:?}");
         assert!(
             (0.12..0.55).contains(&q.hand_area_fraction),
@@ -61,7 +82,10 @@ fn real_radiographs_are_read_and_assessed_sensibly() {
         // The same image with its grey scale inverted is flagged.
         let inv = GrayImage::from_vec(500, 625, r.image.data.iter().map(|v| 1.0 - v).collect());
         let qi = assess(&inv, &cfg);
-        assert!(qi.flags.contains(&QualityFlag::LikelyInverted), "{name} inverted: {qi:?}");
+        assert!(
+            qi.flags.contains(&QualityFlag::LikelyInverted),
+            "{name} inverted: {qi:?}"
+        );
     }
     // Every sample carries a lead marker; the check must find nearly all of them.
     assert!(with_markers >= 18, "markers found on {with_markers} of 20");

@@ -128,7 +128,12 @@ impl Batch {
     }
 
     pub fn images_tensor(&self) -> tch::Tensor {
-        tch::Tensor::from_slice(&self.images).view([self.len() as i64, 1, self.height as i64, self.width as i64])
+        tch::Tensor::from_slice(&self.images).view([
+            self.len() as i64,
+            1,
+            self.height as i64,
+            self.width as i64,
+        ])
     }
 
     pub fn sex_tensor(&self) -> tch::Tensor {
@@ -141,7 +146,11 @@ impl Batch {
 
     /// Regression targets `(age − 120) / 120`, `[n, 1]`.
     pub fn scaled_age_tensor(&self) -> tch::Tensor {
-        let v: Vec<f32> = self.ages.iter().map(|&a| scale_age(a as f64) as f32).collect();
+        let v: Vec<f32> = self
+            .ages
+            .iter()
+            .map(|&a| scale_age(a as f64) as f32)
+            .collect();
         tch::Tensor::from_slice(&v).view([self.len() as i64, 1])
     }
 
@@ -164,18 +173,19 @@ struct Item {
 
 /// Serves batches of a fixed set of samples at a fixed input size.
 pub struct Loader {
-    items: Arc<Vec<Item>>,
-    cache: Arc<Vec<OnceLock<Result<Arc<GrayImage>, String>>>>,
-    skipped: Arc<AtomicUsize>,
-    cfg: DataConfig,
-    width: usize,
-    height: usize,
-    seed: u64,
+    /// Shared with the worker threads of every epoch.
+    ctx: Arc<Ctx>,
 }
 
 impl Loader {
     /// A loader for `samples` (images resolved) producing `width x height` inputs.
-    pub fn new(samples: &[Sample], width: usize, height: usize, cfg: DataConfig, seed: u64) -> Loader {
+    pub fn new(
+        samples: &[Sample],
+        width: usize,
+        height: usize,
+        cfg: DataConfig,
+        seed: u64,
+    ) -> Loader {
         let items: Vec<Item> = samples
             .iter()
             .map(|s| Item {
@@ -187,54 +197,58 @@ impl Loader {
             .collect();
         let cache = (0..items.len()).map(|_| OnceLock::new()).collect();
         Loader {
-            items: Arc::new(items),
-            cache: Arc::new(cache),
-            skipped: Arc::new(AtomicUsize::new(0)),
-            cfg,
-            width,
-            height,
-            seed,
+            ctx: Arc::new(Ctx {
+                items,
+                cache,
+                skipped: AtomicUsize::new(0),
+                cfg,
+                width,
+                height,
+                seed,
+            }),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.ctx.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.ctx.items.is_empty()
     }
 
     /// Images left out so far because they failed to decode (with [`OnBadImage::Skip`]).
     pub fn skipped(&self) -> usize {
-        self.skipped.load(Ordering::Relaxed)
+        self.ctx.skipped.load(Ordering::Relaxed)
     }
 
     /// Batches of one epoch, in a fixed order: shuffled by (seed, epoch) when `shuffle`,
     /// augmented when `augment`. Prepared by the worker threads ahead of consumption.
-    pub fn epoch(&self, epoch: u64, batch_size: usize, shuffle: bool, augment: bool) -> EpochBatches {
-        let mut order: Vec<usize> = (0..self.items.len()).collect();
+    pub fn epoch(
+        &self,
+        epoch: u64,
+        batch_size: usize,
+        shuffle: bool,
+        augment: bool,
+    ) -> EpochBatches {
+        let mut order: Vec<usize> = (0..self.len()).collect();
         if shuffle {
             use rand::seq::SliceRandom;
-            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, epoch, u64::MAX));
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.ctx.seed, epoch, u64::MAX));
             order.shuffle(&mut rng);
         }
-        let jobs: Arc<Vec<Vec<usize>>> = Arc::new(order.chunks(batch_size.max(1)).map(|c| c.to_vec()).collect());
+        let jobs: Arc<Vec<Vec<usize>>> = Arc::new(
+            order
+                .chunks(batch_size.max(1))
+                .map(|c| c.to_vec())
+                .collect(),
+        );
         let n_jobs = jobs.len();
         let next = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = sync_channel(self.cfg.prefetch.max(1));
-        let workers = self.cfg.workers.max(1);
+        let (tx, rx) = sync_channel(self.ctx.cfg.prefetch.max(1));
+        let workers = self.ctx.cfg.workers.max(1);
         for _ in 0..workers {
-            let (jobs, next, tx) = (jobs.clone(), next.clone(), tx.clone());
-            let ctx = Ctx {
-                items: self.items.clone(),
-                cache: self.cache.clone(),
-                skipped: self.skipped.clone(),
-                cfg: self.cfg.clone(),
-                width: self.width,
-                height: self.height,
-                seed: self.seed,
-            };
+            let (jobs, next, tx, ctx) = (jobs.clone(), next.clone(), tx.clone(), self.ctx.clone());
             std::thread::spawn(move || loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
                 if j >= jobs.len() {
@@ -257,7 +271,8 @@ impl Loader {
 }
 
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -303,10 +318,11 @@ impl Iterator for EpochBatches {
     }
 }
 
+/// What the worker threads share: the samples, the decode cache and the settings.
 struct Ctx {
-    items: Arc<Vec<Item>>,
-    cache: Arc<Vec<OnceLock<Result<Arc<GrayImage>, String>>>>,
-    skipped: Arc<AtomicUsize>,
+    items: Vec<Item>,
+    cache: Vec<OnceLock<Result<Arc<GrayImage>, String>>>,
+    skipped: AtomicUsize,
     cfg: DataConfig,
     width: usize,
     height: usize,
@@ -317,7 +333,12 @@ impl Ctx {
     fn decode(&self, i: usize) -> Result<Arc<GrayImage>, String> {
         let item = &self.items[i];
         let load = || -> Result<Arc<GrayImage>, String> {
-            let path = item.path.as_ref().ok_or_else(|| DataError::NoImage { id: item.id.clone() }.to_string())?;
+            let path = item.path.as_ref().ok_or_else(|| {
+                DataError::NoImage {
+                    id: item.id.clone(),
+                }
+                .to_string()
+            })?;
             let mut r = boneage_imaging::read_radiograph(path).map_err(|e| e.to_string())?;
             if self.cfg.fix_inverted && boneage_imaging::quality::looks_inverted(&r.image) {
                 r.image.data.iter_mut().for_each(|v| *v = 1.0 - *v);
@@ -338,7 +359,12 @@ impl Ctx {
         }
     }
 
-    fn make_batch(&self, idx: &[usize], augment: bool, rng: &mut ChaCha8Rng) -> Result<Batch, DataError> {
+    fn make_batch(
+        &self,
+        idx: &[usize],
+        augment: bool,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Batch, DataError> {
         let (w, h) = (self.width, self.height);
         let mut b = Batch {
             ids: Vec::with_capacity(idx.len()),
@@ -392,7 +418,8 @@ pub fn fit_letterbox(img: &GrayImage, width: usize, height: usize) -> GrayImage 
     let mut out = GrayImage::new(width, height, 0.0);
     let (ox, oy) = ((width - fw) / 2, (height - fh) / 2);
     for y in 0..fh {
-        out.data[(oy + y) * width + ox..(oy + y) * width + ox + fw].copy_from_slice(&small.data[y * fw..(y + 1) * fw]);
+        out.data[(oy + y) * width + ox..(oy + y) * width + ox + fw]
+            .copy_from_slice(&small.data[y * fw..(y + 1) * fw]);
     }
     out
 }
@@ -482,7 +509,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let samples = write_set(dir.path(), 10);
         let run = |workers: usize| -> Vec<Batch> {
-            let cfg = DataConfig { workers, ..Default::default() };
+            let cfg = DataConfig {
+                workers,
+                ..Default::default()
+            };
             let l = Loader::new(&samples, 16, 16, cfg, 7);
             l.epoch(3, 4, true, true).map(|b| b.unwrap()).collect()
         };
@@ -510,14 +540,27 @@ mod tests {
     fn bad_image_stops_or_is_skipped_and_counted() {
         let dir = tempfile::tempdir().unwrap();
         let samples = write_set(dir.path(), 5);
-        std::fs::write(samples[2].image.as_ref().unwrap(), b"\x89PNG\r\n\x1a\nbroken").unwrap();
+        std::fs::write(
+            samples[2].image.as_ref().unwrap(),
+            b"\x89PNG\r\n\x1a\nbroken",
+        )
+        .unwrap();
         let l = Loader::new(&samples, 16, 16, DataConfig::default(), 1);
-        let err = l.epoch(0, 5, false, false).find_map(|b| b.err()).expect("an error");
+        let err = l
+            .epoch(0, 5, false, false)
+            .find_map(|b| b.err())
+            .expect("an error");
         assert!(err.to_string().contains("2.png"), "{err}");
-        let cfg = DataConfig { on_bad_image: OnBadImage::Skip, ..Default::default() };
+        let cfg = DataConfig {
+            on_bad_image: OnBadImage::Skip,
+            ..Default::default()
+        };
         let l = Loader::new(&samples, 16, 16, cfg, 1);
         for epoch in 0..2 {
-            let n: usize = l.epoch(epoch, 2, true, true).map(|b| b.unwrap().len()).sum();
+            let n: usize = l
+                .epoch(epoch, 2, true, true)
+                .map(|b| b.unwrap().len())
+                .sum();
             assert_eq!(n, 4);
         }
         assert_eq!(l.skipped(), 1, "counted once, not once per epoch");
@@ -529,16 +572,30 @@ mod tests {
         let samples = write_set(dir.path(), 2);
         let p = samples[1].image.as_ref().unwrap();
         let img = boneage_imaging::read_radiograph(p).unwrap().image;
-        let inv = GrayImage::from_vec(img.width, img.height, img.data.iter().map(|v| 1.0 - v).collect());
+        let inv = GrayImage::from_vec(
+            img.width,
+            img.height,
+            img.data.iter().map(|v| 1.0 - v).collect(),
+        );
         boneage_imaging::io::write_png_gray8(p, &inv).unwrap();
         let mut a = samples.clone();
         a[1].image = samples[0].image.clone();
         let same = |s: &[Sample]| -> Vec<f32> {
-            Loader::new(s, 16, 16, DataConfig::default(), 1).epoch(0, 2, false, false).next().unwrap().unwrap().images
+            Loader::new(s, 16, 16, DataConfig::default(), 1)
+                .epoch(0, 2, false, false)
+                .next()
+                .unwrap()
+                .unwrap()
+                .images
         };
         // Sample 1 inverted reads like its original, which differs from sample 0 by 0.01 only.
         let (x, y) = (same(&samples), same(&a));
-        let d: f32 = x[256..].iter().zip(&y[256..]).map(|(p, q)| (p - q).abs()).sum::<f32>() / 256.0;
+        let d: f32 = x[256..]
+            .iter()
+            .zip(&y[256..])
+            .map(|(p, q)| (p - q).abs())
+            .sum::<f32>()
+            / 256.0;
         assert!(d < 0.1, "{d}");
     }
 

@@ -93,7 +93,10 @@ mod tests {
     #[test]
     fn device_parsing_and_resolution() {
         assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
-        assert_eq!("CUDA:1".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cuda(1));
+        assert_eq!(
+            "CUDA:1".parse::<DeviceChoice>().unwrap(),
+            DeviceChoice::Cuda(1)
+        );
         assert!("tpu".parse::<DeviceChoice>().is_err());
         assert_eq!(DeviceChoice::Cpu.resolve().unwrap(), tch::Device::Cpu);
         let count = tch::Cuda::device_count();

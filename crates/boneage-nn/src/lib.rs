@@ -5,8 +5,8 @@
 //! Only this crate (and the `boneage` binary's `torch` feature) needs libtorch; the rest of the
 //! workspace builds and tests without it.
 
-pub mod engine;
 pub mod data;
+pub mod engine;
 pub mod tensor;
 pub mod training;
 pub mod vgg;

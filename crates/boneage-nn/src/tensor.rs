@@ -12,7 +12,10 @@ pub fn image_to_tensor(img: &GrayImage) -> Tensor {
 /// the batch is empty.
 pub fn batch_to_tensor(imgs: &[&GrayImage]) -> Option<Tensor> {
     let first = imgs.first()?;
-    if imgs.iter().any(|i| i.width != first.width || i.height != first.height) {
+    if imgs
+        .iter()
+        .any(|i| i.width != first.width || i.height != first.height)
+    {
         return None;
     }
     let mut data = Vec::with_capacity(imgs.len() * first.data.len());
@@ -43,7 +46,10 @@ pub fn is_channels_last(t: &Tensor) -> bool {
 
 /// A `[1, 1, H, W]`, `[1, H, W]` or `[H, W]` tensor back to an image (moved to CPU, as f32).
 pub fn tensor_to_image(t: &Tensor) -> GrayImage {
-    let t = t.to_device(tch::Device::Cpu).to_kind(Kind::Float).contiguous();
+    let t = t
+        .to_device(tch::Device::Cpu)
+        .to_kind(Kind::Float)
+        .contiguous();
     let size = t.size();
     let (h, w) = (size[size.len() - 2] as usize, size[size.len() - 1] as usize);
     let flat = t.view([-1]);

@@ -122,7 +122,8 @@ impl TrainConfig {
 
     /// Reads a config file (JSON); unknown keys and impossible values are errors naming the file.
     pub fn read(path: &Path) -> Result<TrainConfig, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
         let cfg: TrainConfig = serde_json::from_str(&text)
             .map_err(|e| TrainError::Config(ConfigError(format!("{}: {e}", path.display()))))?;
         cfg.validate()
@@ -223,7 +224,11 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(config: &VggConfig, device: Device, channels_last: bool) -> Result<Model, ConfigError> {
+    pub fn new(
+        config: &VggConfig,
+        device: Device,
+        channels_last: bool,
+    ) -> Result<Model, ConfigError> {
         let vs = nn::VarStore::new(device);
         let net = config.init(&vs.root())?;
         let channels_last = channels_last && device == Device::Cpu;
@@ -243,10 +248,16 @@ impl Model {
     pub fn init_output_prior(&mut self, ages: &[f64]) {
         let n = ages.len().max(1) as f64;
         let bias: Vec<f32> = match self.config.head {
-            Head::Regression => vec![boneage_core::labels::scale_age(ages.iter().sum::<f64>() / n) as f32],
+            Head::Regression => {
+                vec![boneage_core::labels::scale_age(ages.iter().sum::<f64>() / n) as f32]
+            }
             Head::Classification => (0..boneage_core::labels::BINS)
                 .map(|k| {
-                    let share: f64 = ages.iter().map(|a| (a - k as f64).clamp(0.0, 1.0)).sum::<f64>() / n;
+                    let share: f64 = ages
+                        .iter()
+                        .map(|a| (a - k as f64).clamp(0.0, 1.0))
+                        .sum::<f64>()
+                        / n;
                     let p = share.clamp(0.005, 0.995);
                     (p / (1.0 - p)).ln() as f32
                 })
@@ -273,7 +284,11 @@ impl Model {
     fn input(&self, batch: &Batch) -> (Tensor, Tensor) {
         let device = self.vs.device();
         let x = batch.images_tensor().to_device(device);
-        let x = if self.channels_last { crate::tensor::to_channels_last(&x) } else { x };
+        let x = if self.channels_last {
+            crate::tensor::to_channels_last(&x)
+        } else {
+            x
+        };
         (x, batch.sex_tensor().to_device(device))
     }
 
@@ -286,8 +301,14 @@ impl Model {
     /// Ages in months from raw outputs (`[n, 1]` scaled age, or `[n, 240]` logits).
     pub fn ages_from_output(&self, out: &Tensor) -> Tensor {
         match self.config.head {
-            Head::Regression => out.view([-1]) * boneage_core::labels::AGE_HALF_RANGE + boneage_core::labels::AGE_CENTRE,
-            Head::Classification => out.sigmoid().sum_dim_intlist([1i64].as_slice(), false, Kind::Float),
+            Head::Regression => {
+                out.view([-1]) * boneage_core::labels::AGE_HALF_RANGE
+                    + boneage_core::labels::AGE_CENTRE
+            }
+            Head::Classification => {
+                out.sigmoid()
+                    .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+            }
         }
     }
 
@@ -295,7 +316,10 @@ impl Model {
     pub fn loss(&self, out: &Tensor, batch: &Batch) -> Tensor {
         let device = self.vs.device();
         match self.config.head {
-            Head::Regression => out.l1_loss(&batch.scaled_age_tensor().to_device(device), tch::Reduction::Mean),
+            Head::Regression => out.l1_loss(
+                &batch.scaled_age_tensor().to_device(device),
+                tch::Reduction::Mean,
+            ),
             Head::Classification => out.binary_cross_entropy_with_logits::<Tensor>(
                 &batch.cumulative_tensor().to_device(device),
                 None,
@@ -306,7 +330,11 @@ impl Model {
     }
 
     /// Predicted ages (months) for every sample of an epoch, in order, with their ids.
-    pub fn predict_loader(&self, loader: &Loader, batch_size: usize) -> Result<Vec<(String, f64)>, DataError> {
+    pub fn predict_loader(
+        &self,
+        loader: &Loader,
+        batch_size: usize,
+    ) -> Result<Vec<(String, f64)>, DataError> {
         let mut out = Vec::with_capacity(loader.len());
         tch::no_grad(|| -> Result<(), DataError> {
             for b in loader.epoch(0, batch_size, false, false) {
@@ -315,7 +343,8 @@ impl Model {
                     continue;
                 }
                 let ages = self.ages_from_output(&self.forward(&b, false));
-                let ages: Vec<f32> = Vec::<f32>::try_from(ages.to_device(Device::Cpu)).unwrap_or_default();
+                let ages: Vec<f32> =
+                    Vec::<f32>::try_from(ages.to_device(Device::Cpu)).unwrap_or_default();
                 for (id, a) in b.ids.iter().zip(ages) {
                     out.push((id.clone(), a as f64));
                 }
@@ -331,21 +360,29 @@ pub fn save_atomic(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.{}.tmp.safetensors",
-        path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         std::process::id()
     ));
     // Channels-last weights are not contiguous in the default layout; safetensors wants them
     // contiguous. Sorted names give byte-identical files for identical weights.
-    let mut named: Vec<(String, Tensor)> =
-        vs.variables().into_iter().map(|(k, v)| (k, v.contiguous())).collect();
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.contiguous()))
+        .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     Tensor::write_safetensors(&named, &tmp)?;
     std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))? + "\n";
-    boneage_imaging::io::write_atomic(path, text.as_bytes()).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?
+        + "\n";
+    boneage_imaging::io::write_atomic(path, text.as_bytes())
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }
 
 /// Training and validation samples of a run.
@@ -394,8 +431,10 @@ pub fn train(
         if !state_path.is_file() || !last.is_file() {
             return Err(TrainError::NoCheckpoint(run.to_path_buf()));
         }
-        let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::Io(state_path.clone(), e.to_string()))?;
-        state = serde_json::from_str(&text).map_err(|e| TrainError::Io(state_path.clone(), e.to_string()))?;
+        let text = std::fs::read_to_string(&state_path)
+            .map_err(|e| TrainError::Io(state_path.clone(), e.to_string()))?;
+        state = serde_json::from_str(&text)
+            .map_err(|e| TrainError::Io(state_path.clone(), e.to_string()))?;
         model.vs.load(&last)?;
         model.relayout();
         // A run resumed with more epochs (or more patience) than it had goes on.
@@ -409,13 +448,20 @@ pub fn train(
             &Split {
                 train: train.iter().map(|s| s.id.clone()).collect(),
                 valid: valid.iter().map(|s| s.id.clone()).collect(),
-                train_mean_months: train.iter().map(|s| s.bone_age_months).sum::<f64>() / train.len() as f64,
+                train_mean_months: train.iter().map(|s| s.bone_age_months).sum::<f64>()
+                    / train.len() as f64,
             },
         )?;
-        boneage_imaging::io::write_atomic(&metrics_path, b"epoch,lr,train_loss,train_mae_months,valid_mae_months,seconds\n")
-            .map_err(|e| TrainError::Io(metrics_path.clone(), e.to_string()))?;
+        boneage_imaging::io::write_atomic(
+            &metrics_path,
+            b"epoch,lr,train_loss,train_mae_months,valid_mae_months,seconds\n",
+        )
+        .map_err(|e| TrainError::Io(metrics_path.clone(), e.to_string()))?;
     }
-    let (w, h) = (cfg.model.input_width as usize, cfg.model.input_height as usize);
+    let (w, h) = (
+        cfg.model.input_width as usize,
+        cfg.model.input_height as usize,
+    );
     let train_loader = Loader::new(train, w, h, cfg.data.clone(), cfg.seed);
     let valid_loader = Loader::new(valid, w, h, cfg.data.clone(), cfg.seed ^ 0x5eed);
     let mut opt = nn::AdamW {
@@ -435,9 +481,11 @@ pub fn train(
         let batches = train_loader.epoch(epoch as u64, cfg.batch_size, true, true);
         let pb = indicatif::ProgressBar::new(batches.total() as u64);
         pb.set_style(
-            indicatif::ProgressStyle::with_template("epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}")
-                .expect("static template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         pb.set_prefix((epoch + 1).to_string());
         let (mut loss_sum, mut abs_err, mut n) = (0f64, 0f64, 0usize);
@@ -460,12 +508,19 @@ pub fn train(
             }
             opt.backward_step(&loss);
             let ages = tch::no_grad(|| model.ages_from_output(&out.detach()));
-            let err = (ages - b.ages_tensor().to_device(model.vs.device())).abs().sum(Kind::Float).double_value(&[]);
+            let err = (ages - b.ages_tensor().to_device(model.vs.device()))
+                .abs()
+                .sum(Kind::Float)
+                .double_value(&[]);
             loss_sum += lv * b.len() as f64;
             abs_err += err;
             n += b.len();
             pb.inc(1);
-            pb.set_message(format!("loss {:.4} MAE {:.1} mo", loss_sum / n as f64, abs_err / n as f64));
+            pb.set_message(format!(
+                "loss {:.4} MAE {:.1} mo",
+                loss_sum / n as f64,
+                abs_err / n as f64
+            ));
         }
         pb.finish_and_clear();
         let preds = model.predict_loader(&valid_loader, cfg.batch_size)?;
@@ -522,13 +577,20 @@ fn append_line(path: &Path, line: &str) -> Result<(), TrainError> {
         .create(true)
         .open(path)
         .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
-    f.write_all(line.as_bytes()).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+    f.write_all(line.as_bytes())
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }
 
 /// MAE in months of `(id, prediction)` pairs against the samples' bone ages.
 pub fn mae_of(preds: &[(String, f64)], samples: &[Sample]) -> f64 {
-    let truth: std::collections::HashMap<&str, f64> = samples.iter().map(|s| (s.id.as_str(), s.bone_age_months)).collect();
-    let errs: Vec<f64> = preds.iter().filter_map(|(id, p)| truth.get(id.as_str()).map(|t| (p - t).abs())).collect();
+    let truth: std::collections::HashMap<&str, f64> = samples
+        .iter()
+        .map(|s| (s.id.as_str(), s.bone_age_months))
+        .collect();
+    let errs: Vec<f64> = preds
+        .iter()
+        .filter_map(|(id, p)| truth.get(id.as_str()).map(|t| (p - t).abs()))
+        .collect();
     errs.iter().sum::<f64>() / errs.len().max(1) as f64
 }
 
@@ -554,7 +616,10 @@ impl TrainedRun {
             .find(|p| p.is_file())
             .ok_or_else(|| TrainError::NoCheckpoint(dir.to_path_buf()))?;
         let mut model = Model::new(&config.model, device, config.channels_last)?;
-        model.vs.load(&weights).map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
+        model
+            .vs
+            .load(&weights)
+            .map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
         model.relayout();
         let split = std::fs::read_to_string(dir.join("split.json"))
             .ok()

@@ -144,9 +144,20 @@ impl VggConfig {
             features = features.add_fn(|x| x.max_pool2d_default(2));
         }
         let flat = cin * self.pooled_size * self.pooled_size;
-        let sex = (self.sex_embedding > 0).then(|| nn::linear(vs / "sex", 1, self.sex_embedding, Default::default()));
-        let dense = nn::linear(vs / "dense", flat + self.sex_embedding, self.dense, Default::default());
-        let out = nn::linear(vs / "out", self.dense, self.head.outputs(), Default::default());
+        let sex = (self.sex_embedding > 0)
+            .then(|| nn::linear(vs / "sex", 1, self.sex_embedding, Default::default()));
+        let dense = nn::linear(
+            vs / "dense",
+            flat + self.sex_embedding,
+            self.dense,
+            Default::default(),
+        );
+        let out = nn::linear(
+            vs / "out",
+            self.dense,
+            self.head.outputs(),
+            Default::default(),
+        );
         Ok(Vgg {
             features,
             sex,
@@ -207,7 +218,10 @@ impl Vgg {
 
 /// Number of trainable parameters in a var store.
 pub fn parameter_count(vs: &nn::VarStore) -> i64 {
-    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    vs.trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum()
 }
 
 #[cfg(test)]
@@ -255,11 +269,18 @@ mod tests {
         let mut c = tiny(Head::Regression);
         c.input_height = 4;
         assert!(c.validate().unwrap_err().0.contains("too small"));
-        let c = VggConfig { dropout: 1.5, ..tiny(Head::Regression) };
+        let c = VggConfig {
+            dropout: 1.5,
+            ..tiny(Head::Regression)
+        };
         assert!(c.validate().is_err());
-        let c = VggConfig { convs_per_block: vec![], ..tiny(Head::Regression) };
+        let c = VggConfig {
+            convs_per_block: vec![],
+            ..tiny(Head::Regression)
+        };
         assert!(c.validate().is_err());
-        let e = serde_json::from_str::<VggConfig>(r#"{"input_height": 64, "colour": 3}"#).unwrap_err();
+        let e =
+            serde_json::from_str::<VggConfig>(r#"{"input_height": 64, "colour": 3}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
     }
 }

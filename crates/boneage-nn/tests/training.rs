@@ -89,8 +89,17 @@ fn both_heads_learn_a_visible_age() {
         // The run folder reloads and predicts the same MAE.
         let loaded = TrainedRun::load(&run, Device::Cpu).unwrap();
         let preds = loaded.predict(&va).unwrap();
-        let mae: f64 = preds.iter().zip(&va).map(|(p, s)| (p - s.bone_age_months).abs()).sum::<f64>() / va.len() as f64;
-        assert!((mae - s.best_valid_mae_months).abs() < 1e-3, "{mae} vs {}", s.best_valid_mae_months);
+        let mae: f64 = preds
+            .iter()
+            .zip(&va)
+            .map(|(p, s)| (p - s.bone_age_months).abs())
+            .sum::<f64>()
+            / va.len() as f64;
+        assert!(
+            (mae - s.best_valid_mae_months).abs() < 1e-3,
+            "{mae} vs {}",
+            s.best_valid_mae_months
+        );
         let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
         assert_eq!(metrics.lines().count(), 13, "{metrics}");
     }
@@ -102,11 +111,38 @@ fn resume_continues_and_nan_keeps_the_last_good_checkpoint() {
     let tr = make_set(dir.path(), 32, 0);
     let va = make_set(dir.path(), 16, 500);
     let run = dir.path().join("run");
-    let e = train(&tiny(Head::Regression, 2), &tr, &va, &run, Device::Cpu, true, |_| {}).unwrap_err();
+    let e = train(
+        &tiny(Head::Regression, 2),
+        &tr,
+        &va,
+        &run,
+        Device::Cpu,
+        true,
+        |_| {},
+    )
+    .unwrap_err();
     assert!(matches!(e, TrainError::NoCheckpoint(_)), "{e}");
 
-    train(&tiny(Head::Regression, 2), &tr, &va, &run, Device::Cpu, false, |_| {}).unwrap();
-    let s = train(&tiny(Head::Regression, 4), &tr, &va, &run, Device::Cpu, true, |_| {}).unwrap();
+    train(
+        &tiny(Head::Regression, 2),
+        &tr,
+        &va,
+        &run,
+        Device::Cpu,
+        false,
+        |_| {},
+    )
+    .unwrap();
+    let s = train(
+        &tiny(Head::Regression, 4),
+        &tr,
+        &va,
+        &run,
+        Device::Cpu,
+        true,
+        |_| {},
+    )
+    .unwrap();
     assert_eq!(s.epochs_run, 4);
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert_eq!(metrics.lines().count(), 5, "header + 4 epochs: {metrics}");
@@ -166,6 +202,9 @@ fn untrained_heads_start_at_the_training_distribution() {
         let loader = boneage_nn::data::Loader::new(&tr, 32, 32, cfg.data.clone(), 0);
         let preds = m.predict_loader(&loader, 16).unwrap();
         let avg = preds.iter().map(|p| p.1).sum::<f64>() / preds.len() as f64;
-        assert!((avg - mean).abs() < 0.1 * mean, "{head:?}: mean prediction {avg:.1} vs training mean {mean:.1}");
+        assert!(
+            (avg - mean).abs() < 0.1 * mean,
+            "{head:?}: mean prediction {avg:.1} vs training mean {mean:.1}"
+        );
     }
 }

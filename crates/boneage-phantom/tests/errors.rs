@@ -126,5 +126,8 @@ fn a_file_that_cannot_be_written_is_named() {
     let e = write_dataset(&out, &spec, &|| {}).unwrap_err();
     assert!(matches!(e, PhantomError::Write { .. }), "{e}");
     assert!(e.to_string().contains("2.png"), "{e}");
-    assert!(!out.join("labels.csv").exists(), "no tables after a failed write");
+    assert!(
+        !out.join("labels.csv").exists(),
+        "no tables after a failed write"
+    );
 }

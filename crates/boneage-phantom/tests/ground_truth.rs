@@ -66,7 +66,10 @@ fn no_bone_pokes_out_of_the_skin() {
         ..PhantomConfig::with_size(80, 100)
     };
     for i in 0..150u64 {
-        let s = subject((i * 37 % 229) as f64, if i % 2 == 0 { Sex::Male } else { Sex::Female });
+        let s = subject(
+            (i * 37 % 229) as f64,
+            if i % 2 == 0 { Sex::Male } else { Sex::Female },
+        );
         let p = generate_indexed(1000, i, &s, &config).unwrap();
         let worst = p
             .mask
@@ -75,7 +78,11 @@ fn no_bone_pokes_out_of_the_skin() {
             .filter(|(m, _)| **m == 0)
             .map(|(_, v)| (v - 0.1).abs())
             .fold(0.0, f32::max);
-        assert!(worst < 0.03, "image {i} ({} m): {worst} outside the mask", s.bone_age_months);
+        assert!(
+            worst < 0.03,
+            "image {i} ({} m): {worst} outside the mask",
+            s.bone_age_months
+        );
     }
 }
 

@@ -10,7 +10,11 @@ mod report;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "boneage", version, about = "Automated pediatric bone age assessment")]
+#[command(
+    name = "boneage",
+    version,
+    about = "Automated pediatric bone age assessment"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -177,19 +177,36 @@ pub fn bar_chart_svg(
                     Rectangle::new([(x0, 0.0), (x0 + bar_w, v)], color.filled())
                 }))?
                 .label(s.name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
+                });
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+            draw_legend(&mut chart)?;
         }
         root.present()?;
     }
     Ok(svg)
+}
+
+/// The legend box every chart uses, in the upper left corner.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<
+        'a,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(|e| anyhow::anyhow!("drawing a legend: {e}"))
 }
 
 /// A point of a scatter plot.
@@ -217,10 +234,18 @@ pub fn scatter_svg(
     legend: &[(&str, RGBColor)],
     size: (u32, u32),
 ) -> anyhow::Result<String> {
-    let xs = points.iter().map(|p| p.x).chain(lines.iter().flat_map(|l| [l.from.0, l.to.0]));
-    let ys = points.iter().map(|p| p.y).chain(lines.iter().flat_map(|l| [l.from.1, l.to.1]));
+    let xs = points
+        .iter()
+        .map(|p| p.x)
+        .chain(lines.iter().flat_map(|l| [l.from.0, l.to.0]));
+    let ys = points
+        .iter()
+        .map(|p| p.y)
+        .chain(lines.iter().flat_map(|l| [l.from.1, l.to.1]));
     let range = |v: &mut dyn Iterator<Item = f64>| {
-        let (lo, hi) = v.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
+        let (lo, hi) = v.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
         if !lo.is_finite() {
             return (0.0, 1.0);
         }
@@ -239,15 +264,29 @@ pub fn scatter_svg(
             .x_label_area_size(40)
             .y_label_area_size(56)
             .build_cartesian_2d(x0..x1, y0..y1)?;
-        chart.configure_mesh().x_desc(x_desc).y_desc(y_desc).light_line_style(WHITE).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .light_line_style(WHITE)
+            .draw()?;
         for l in lines {
             if l.dashed {
-                chart.draw_series(DashedLineSeries::new([l.from, l.to], 6, 4, l.color.stroke_width(1)))?;
+                chart.draw_series(DashedLineSeries::new(
+                    [l.from, l.to],
+                    6,
+                    4,
+                    l.color.stroke_width(1),
+                ))?;
             } else {
                 chart.draw_series(LineSeries::new([l.from, l.to], l.color.stroke_width(1)))?;
             }
         }
-        chart.draw_series(points.iter().map(|p| Circle::new((p.x, p.y), 2, p.color.mix(0.7).filled())))?;
+        chart.draw_series(
+            points
+                .iter()
+                .map(|p| Circle::new((p.x, p.y), 2, p.color.mix(0.7).filled())),
+        )?;
         for (name, color) in legend {
             let c = *color;
             chart
@@ -256,12 +295,7 @@ pub fn scatter_svg(
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
         if !legend.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.3))
-                .draw()?;
+            draw_legend(&mut chart)?;
         }
         root.present()?;
     }
@@ -274,7 +308,10 @@ mod tests {
 
     #[test]
     fn escaping_and_svg() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
         let svg = bar_chart_svg(
             "t",
             "x",

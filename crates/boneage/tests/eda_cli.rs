@@ -38,9 +38,16 @@ fn train_table_gives_the_seeds_figures() {
     let o = boneage(&["eda", "--labels", s(&labels), "--out", s(out.path())]);
     assert!(o.status.success(), "{}", stderr(&o));
     let j = summary(out.path());
-    let f = |k: &str| j[k].as_f64().unwrap_or_else(|| panic!("summary.json lacks {k}"));
+    let f = |k: &str| {
+        j[k].as_f64()
+            .unwrap_or_else(|| panic!("summary.json lacks {k}"))
+    };
     assert_eq!(f("n"), 12611.0);
-    assert!((f("male_fraction") - 0.5418).abs() < 0.00005, "{}", f("male_fraction"));
+    assert!(
+        (f("male_fraction") - 0.5418).abs() < 0.00005,
+        "{}",
+        f("male_fraction")
+    );
     assert!((f("divisible_by_6_fraction") - 0.8063).abs() < 0.00005);
     let d12 = f("divisible_by_12_fraction");
     assert!(d12 > 0.0 && d12 < f("divisible_by_6_fraction"));
@@ -49,7 +56,10 @@ fn train_table_gives_the_seeds_figures() {
     assert!((f("sd_months") - 41.18).abs() < 0.005);
     assert!((f("baseline_mae_months") - 33.60).abs() < 0.005);
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("54.18%") && stdout.contains("33.60"), "{stdout}");
+    assert!(
+        stdout.contains("54.18%") && stdout.contains("33.60"),
+        "{stdout}"
+    );
     let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Bone age by sex"));
     // The shipped copy is the shared table.
@@ -87,7 +97,10 @@ fn real_sample_images_are_analysed() {
     let csv = std::fs::read_to_string(out.path().join("quality.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 21, "header + 20 images");
-    assert!(lines[1..].iter().all(|l| l.contains(",500,625,8,rgb,")), "{csv}");
+    assert!(
+        lines[1..].iter().all(|l| l.contains(",500,625,8,rgb,")),
+        "{csv}"
+    );
     assert!(lines[1..].iter().filter(|l| l.contains("markers")).count() >= 18);
     assert!(!csv.contains("likely_inverted") && !csv.contains("unreadable"));
     let png = std::fs::read(out.path().join("flagged.png")).unwrap();
@@ -108,11 +121,23 @@ fn bad_tables_fail_with_file_line_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let cases = [
-        ("cols.csv", "id,age,sex\n1,12,M\n", "not a known label table"),
-        ("neg.csv", "id,boneage,male\n1,12,True\n2,-5,False\n", "neg.csv:3"),
+        (
+            "cols.csv",
+            "id,age,sex\n1,12,M\n",
+            "not a known label table",
+        ),
+        (
+            "neg.csv",
+            "id,boneage,male\n1,12,True\n2,-5,False\n",
+            "neg.csv:3",
+        ),
         ("num.csv", "id,boneage,male\n1,abc,True\n", "not a number"),
         ("sex.csv", "id,boneage,male\n1,12,X\n", "unknown sex"),
-        ("dup.csv", "id,boneage,male\n1,12,True\n1,13,True\n", "duplicate id"),
+        (
+            "dup.csv",
+            "id,boneage,male\n1,12,True\n1,13,True\n",
+            "duplicate id",
+        ),
     ];
     for (name, text, needle) in cases {
         let p = write(dir.path(), name, text);
@@ -122,7 +147,13 @@ fn bad_tables_fail_with_file_line_and_exit_2() {
         assert!(e.contains(name) && e.contains(needle), "{name}: {e}");
         assert!(!e.contains("panicked"), "{e}");
     }
-    let o = boneage(&["eda", "--labels", s(&dir.path().join("nope.csv")), "--out", s(&out)]);
+    let o = boneage(&[
+        "eda",
+        "--labels",
+        s(&dir.path().join("nope.csv")),
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("nope.csv"));
 }
@@ -140,19 +171,39 @@ fn missing_and_broken_images() {
     let out = dir.path().join("out");
     let (img, o_) = (s(&images), s(&out));
 
-    let labels = write(dir.path(), "l.csv", "id,boneage,male\na,55,False\nc,12,True\n");
+    let labels = write(
+        dir.path(),
+        "l.csv",
+        "id,boneage,male\na,55,False\nc,12,True\n",
+    );
     let o = boneage(&["eda", "--labels", s(&labels), "--images", img, "--out", o_]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("l.csv:3") && e.contains("\"c\"") && e.contains("not found"), "{e}");
+    assert!(
+        e.contains("l.csv:3") && e.contains("\"c\"") && e.contains("not found"),
+        "{e}"
+    );
 
-    let labels = write(dir.path(), "m.csv", "id,boneage,male\na,55,False\nb,12,True\n");
+    let labels = write(
+        dir.path(),
+        "m.csv",
+        "id,boneage,male\na,55,False\nb,12,True\n",
+    );
     let o = boneage(&["eda", "--labels", s(&labels), "--images", img, "--out", o_]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
     assert!(e.contains("b.png") && e.contains("truncated"), "{e}");
 
-    let o = boneage(&["eda", "--labels", s(&labels), "--images", img, "--out", o_, "--keep-going"]);
+    let o = boneage(&[
+        "eda",
+        "--labels",
+        s(&labels),
+        "--images",
+        img,
+        "--out",
+        o_,
+        "--keep-going",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = std::fs::read_to_string(out.join("quality.csv")).unwrap();
     assert!(

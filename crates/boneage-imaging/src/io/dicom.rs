@@ -57,10 +57,11 @@
 //!
 //! `bit_depth` = BitsStored; `pixel_spacing_mm` from PixelSpacing (0028,0030), else
 //! ImagerPixelSpacing (0018,1164) (at the detector, not corrected for magnification);
-//! `sex` from PatientSex (`M`/`F`; `O` or empty give none); `age_months` from PatientAge
-//! (`nnnD/W/M/Y`; days / 30.4375, weeks × 7 / 30.4375, months, years × 12) or else from
-//! PatientBirthDate against StudyDate, AcquisitionDate or ContentDate (days / 30.4375). A
-//! malformed age or date is a warning, never an error.
+//! `sex` from PatientSex (`M`/`F`; `O` or empty give none); `age_months` from the birth and
+//! study dates when both are there (PatientBirthDate against StudyDate, AcquisitionDate or
+//! ContentDate; days / 30.4375), else from PatientAge (`nnnD/W/M/Y`; days / 30.4375,
+//! weeks × 7 / 30.4375, months, years × 12). A malformed age or date is a warning, never an
+//! error.
 //!
 //! # Errors
 //!
@@ -1857,17 +1858,24 @@ fn read_spacing(
     None
 }
 
-/// Age in months from PatientAge, else from the birth date and the first study date found.
+/// Age in months from the birth date and the first study date found (day-exact), else from
+/// PatientAge (whole years for children over two, too coarse for an SDS when the dates exist).
 fn read_age(path: &Path, obj: &InMemDicomObject, warnings: &mut Vec<String>) -> Option<f64> {
-    if let Some(age) = str_attr(obj, tags::PATIENT_AGE) {
-        match parse_age_string(&age) {
-            Some(m) => return Some(m),
-            None => warnings.push(format!(
+    let from_age = str_attr(obj, tags::PATIENT_AGE).and_then(|age| {
+        let m = parse_age_string(&age);
+        if m.is_none() {
+            warnings.push(format!(
                 "{}: PatientAge {age:?} is not nnnD/W/M/Y; ignored",
                 path.display()
-            )),
+            ));
         }
-    }
+        m
+    });
+    age_from_dates(path, obj, warnings).or(from_age)
+}
+
+/// Age in months from PatientBirthDate and StudyDate (or AcquisitionDate, ContentDate).
+fn age_from_dates(path: &Path, obj: &InMemDicomObject, warnings: &mut Vec<String>) -> Option<f64> {
     let birth_raw = str_attr(obj, tags::PATIENT_BIRTH_DATE)?;
     let Some(birth) = parse_da(&birth_raw) else {
         warnings.push(format!(

@@ -74,7 +74,12 @@ pub struct RadiographMeta {
 
 impl RadiographMeta {
     /// Metadata with only the source, format, depth and photometric known.
-    pub fn new(source: &Path, format: SourceFormat, bit_depth: u8, photometric: Photometric) -> Self {
+    pub fn new(
+        source: &Path,
+        format: SourceFormat,
+        bit_depth: u8,
+        photometric: Photometric,
+    ) -> Self {
         RadiographMeta {
             source: source.to_path_buf(),
             format,
@@ -225,7 +230,11 @@ fn decode_jpeg(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadError> {
     let decode_err = |e: image::ImageError| {
         let detail = e.to_string();
         let lower = detail.to_ascii_lowercase();
-        if lower.contains("eof") || lower.contains("end of") || lower.contains("exhausted") || lower.contains("truncat") {
+        if lower.contains("eof")
+            || lower.contains("end of")
+            || lower.contains("exhausted")
+            || lower.contains("truncat")
+        {
             ReadError::Truncated {
                 path: path.to_path_buf(),
                 format: SourceFormat::Jpeg,
@@ -327,7 +336,10 @@ pub(crate) fn rgb_to_gray<T: Copy>(
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename, so
 /// a killed run never leaves a half-written file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -352,7 +364,10 @@ mod tests {
     #[test]
     fn unknown_and_empty_files_are_named() {
         let e = decode_radiograph(Path::new("x.bin"), b"hello world").unwrap_err();
-        assert!(e.to_string().contains("x.bin") && e.to_string().contains("not a PNG"), "{e}");
+        assert!(
+            e.to_string().contains("x.bin") && e.to_string().contains("not a PNG"),
+            "{e}"
+        );
         let e = decode_radiograph(Path::new("e.png"), b"").unwrap_err();
         assert!(e.to_string().contains("e.png: file is empty"), "{e}");
     }
@@ -385,6 +400,10 @@ mod tests {
         write_atomic(&p, b"first").unwrap();
         write_atomic(&p, b"second").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"second");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }

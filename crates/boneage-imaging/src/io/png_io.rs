@@ -1,6 +1,8 @@
 //! PNG reading (8/16-bit grey, grey+alpha, palette, RGB/RGBA, low bit depths) and writing.
 
-use super::{rgb_to_gray, write_atomic, Photometric, Radiograph, RadiographMeta, ReadError, SourceFormat};
+use super::{
+    rgb_to_gray, write_atomic, Photometric, Radiograph, RadiographMeta, ReadError, SourceFormat,
+};
 use crate::gray::GrayImage;
 use std::path::Path;
 
@@ -10,7 +12,10 @@ pub(super) fn decode_png(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadEr
             png::DecodingError::IoError(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
             png::DecodingError::Format(f) => {
                 let s = f.to_string().to_ascii_lowercase();
-                s.contains("eof") || s.contains("end of") || s.contains("truncat") || s.contains("premature")
+                s.contains("eof")
+                    || s.contains("end of")
+                    || s.contains("truncat")
+                    || s.contains("premature")
             }
             _ => false,
         };
@@ -51,7 +56,11 @@ pub(super) fn decode_png(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadEr
         png::ColorType::Indexed => Photometric::Palette,
         png::ColorType::Rgb | png::ColorType::Rgba => Photometric::Rgb,
     };
-    let bit_depth = if src_color == png::ColorType::Indexed { 8 } else { src_depth.max(8) };
+    let bit_depth = if src_color == png::ColorType::Indexed {
+        8
+    } else {
+        src_depth.max(8)
+    };
     let mut meta = RadiographMeta::new(path, SourceFormat::Png, bit_depth, photometric);
     let channels = color.samples();
     let data: Vec<f32> = match depth {
@@ -86,7 +95,11 @@ fn gray_from_samples<T: Copy + Into<f32>>(
 ) -> Vec<f32> {
     match channels {
         // Grey, or grey + alpha: the alpha channel carries no attenuation; drop it.
-        1 | 2 => samples.iter().step_by(channels).map(|&v| v.into() / max).collect(),
+        1 | 2 => samples
+            .iter()
+            .step_by(channels)
+            .map(|&v| v.into() / max)
+            .collect(),
         _ => rgb_to_gray(path, samples, channels, max, warnings, |v| v.into()),
     }
 }
@@ -99,20 +112,29 @@ fn encode(width: usize, height: usize, depth: png::BitDepth, data: &[u8]) -> Vec
         enc.set_depth(depth);
         enc.set_compression(png::Compression::Fast);
         let mut w = enc.write_header().expect("writing to a Vec cannot fail");
-        w.write_image_data(data).expect("sizes checked by the caller");
+        w.write_image_data(data)
+            .expect("sizes checked by the caller");
     }
     out
 }
 
 /// Encodes 8-bit grey samples (row-major, `width * height`) as a PNG.
 pub fn encode_png_gray8(width: usize, height: usize, data: &[u8]) -> Vec<u8> {
-    assert_eq!(data.len(), width * height, "encode_png_gray8: size mismatch");
+    assert_eq!(
+        data.len(),
+        width * height,
+        "encode_png_gray8: size mismatch"
+    );
     encode(width, height, png::BitDepth::Eight, data)
 }
 
 /// Encodes 16-bit grey samples (row-major, `width * height`) as a PNG.
 pub fn encode_png_gray16(width: usize, height: usize, data: &[u16]) -> Vec<u8> {
-    assert_eq!(data.len(), width * height, "encode_png_gray16: size mismatch");
+    assert_eq!(
+        data.len(),
+        width * height,
+        "encode_png_gray16: size mismatch"
+    );
     let be: Vec<u8> = data.iter().flat_map(|v| v.to_be_bytes()).collect();
     encode(width, height, png::BitDepth::Sixteen, &be)
 }
@@ -129,11 +151,13 @@ pub fn write_png_gray8(path: &Path, img: &GrayImage) -> Result<(), ReadError> {
 
 /// Writes an image as a 16-bit grey PNG, atomically.
 pub fn write_png_gray16(path: &Path, img: &GrayImage) -> Result<(), ReadError> {
-    write_atomic(path, &encode_png_gray16(img.width, img.height, &img.to_u16())).map_err(|source| {
-        ReadError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
+    write_atomic(
+        path,
+        &encode_png_gray16(img.width, img.height, &img.to_u16()),
+    )
+    .map_err(|source| ReadError::Write {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
@@ -142,7 +166,14 @@ mod tests {
     use super::super::decode_radiograph;
     use super::*;
 
-    fn png_with(color: png::ColorType, depth: png::BitDepth, w: u32, h: u32, data: &[u8], palette: Option<Vec<u8>>) -> Vec<u8> {
+    fn png_with(
+        color: png::ColorType,
+        depth: png::BitDepth,
+        w: u32,
+        h: u32,
+        data: &[u8],
+        palette: Option<Vec<u8>>,
+    ) -> Vec<u8> {
         let mut out = Vec::new();
         {
             let mut enc = png::Encoder::new(&mut out, w, h);
@@ -171,29 +202,64 @@ mod tests {
 
     #[test]
     fn reads_gray_alpha_palette_and_rgb() {
-        let ga = png_with(png::ColorType::GrayscaleAlpha, png::BitDepth::Eight, 2, 1, &[100, 255, 200, 0], None);
+        let ga = png_with(
+            png::ColorType::GrayscaleAlpha,
+            png::BitDepth::Eight,
+            2,
+            1,
+            &[100, 255, 200, 0],
+            None,
+        );
         let r = decode_radiograph(Path::new("ga.png"), &ga).unwrap();
         assert_eq!(r.meta.photometric, Photometric::GrayAlpha);
         assert!((r.image.get(1, 0) - 200.0 / 255.0).abs() < 1e-6);
 
-        let pal = png_with(png::ColorType::Indexed, png::BitDepth::Eight, 2, 1, &[0, 1], Some(vec![10, 10, 10, 240, 240, 240]));
+        let pal = png_with(
+            png::ColorType::Indexed,
+            png::BitDepth::Eight,
+            2,
+            1,
+            &[0, 1],
+            Some(vec![10, 10, 10, 240, 240, 240]),
+        );
         let r = decode_radiograph(Path::new("p.png"), &pal).unwrap();
         assert_eq!(r.meta.photometric, Photometric::Palette);
         assert!((r.image.get(1, 0) - 240.0 / 255.0).abs() < 1e-6);
         assert!(r.meta.warnings.is_empty());
 
-        let rgb_equal = png_with(png::ColorType::Rgb, png::BitDepth::Eight, 1, 1, &[77, 77, 77], None);
+        let rgb_equal = png_with(
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            1,
+            1,
+            &[77, 77, 77],
+            None,
+        );
         let r = decode_radiograph(Path::new("e.png"), &rgb_equal).unwrap();
         assert!(r.meta.warnings.is_empty());
         assert!((r.image.get(0, 0) - 77.0 / 255.0).abs() < 1e-6);
 
-        let rgb = png_with(png::ColorType::Rgb, png::BitDepth::Eight, 1, 1, &[255, 0, 0], None);
+        let rgb = png_with(
+            png::ColorType::Rgb,
+            png::BitDepth::Eight,
+            1,
+            1,
+            &[255, 0, 0],
+            None,
+        );
         let r = decode_radiograph(Path::new("c.png"), &rgb).unwrap();
         assert_eq!(r.meta.warnings.len(), 1, "unequal channels warn");
         assert!(r.meta.warnings[0].contains("c.png"));
         assert!((r.image.get(0, 0) - 0.299).abs() < 1e-3);
 
-        let g4 = png_with(png::ColorType::Grayscale, png::BitDepth::Four, 2, 1, &[0x0F], None);
+        let g4 = png_with(
+            png::ColorType::Grayscale,
+            png::BitDepth::Four,
+            2,
+            1,
+            &[0x0F],
+            None,
+        );
         let r = decode_radiograph(Path::new("g4.png"), &g4).unwrap();
         assert_eq!(r.image.data, vec![0.0, 1.0]);
     }
@@ -205,7 +271,10 @@ mod tests {
         for cut in [bytes.len() / 2, 40, bytes.len() - 13] {
             let e = decode_radiograph(Path::new("cut.png"), &bytes[..cut]).unwrap_err();
             assert!(matches!(e, ReadError::Truncated { .. }), "cut {cut}: {e}");
-            assert!(e.to_string().contains("cut.png") && e.to_string().contains("truncated"), "{e}");
+            assert!(
+                e.to_string().contains("cut.png") && e.to_string().contains("truncated"),
+                "{e}"
+            );
         }
     }
 

@@ -24,7 +24,14 @@ pub fn open_dataset(data: &Path, images: Option<&Path>) -> anyhow::Result<Datase
                 )
             })?;
         let img = data.join("images");
-        (table, if img.is_dir() { img } else { data.to_path_buf() })
+        (
+            table,
+            if img.is_dir() {
+                img
+            } else {
+                data.to_path_buf()
+            },
+        )
     } else if data.is_file() {
         let dir = data.parent().unwrap_or(Path::new(".")).to_path_buf();
         let img = dir.join("images");

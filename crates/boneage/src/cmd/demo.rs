@@ -35,8 +35,11 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 200)]
     pub n_test: usize,
     /// Training epochs per model.
-    #[arg(long, default_value_t = 14)]
+    #[arg(long, default_value_t = 20)]
     pub epochs: usize,
+    /// Training batch size.
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
     /// Seed of the phantoms, the split and the training.
     #[arg(long, default_value_t = 2017)]
     pub seed: u64,
@@ -48,7 +51,7 @@ pub struct DemoArgs {
 const PHANTOM_SIZE: (usize, usize) = (192, 240);
 
 /// The demo's network: small enough to train on 2 CPU cores in minutes.
-pub fn demo_config(head: Head, epochs: usize, seed: u64) -> TrainConfig {
+pub fn demo_config(head: Head, epochs: usize, batch_size: usize, seed: u64) -> TrainConfig {
     let mut c = TrainConfig {
         model: VggConfig {
             input_width: 128,
@@ -62,12 +65,12 @@ pub fn demo_config(head: Head, epochs: usize, seed: u64) -> TrainConfig {
             ..VggConfig::default()
         },
         epochs,
-        batch_size: 16,
+        batch_size,
         patience: epochs,
         seed,
         ..TrainConfig::default()
     };
-    c.optimizer.lr = 3e-3;
+    c.optimizer.lr = 1e-3;
     c.data.augment.rotation_deg = 10.0;
     c
 }
@@ -96,14 +99,19 @@ fn phantom_set(dir: &Path, n: usize, seed: u64, label: &str) -> anyhow::Result<D
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let train_dir = args.out.join("phantom-train");
     let test_dir = args.out.join("phantom-test");
     let train_ds = phantom_set(&train_dir, args.n_train, args.seed, "phantoms")?;
     phantom_set(&test_dir, args.n_test, args.seed + 1, "test set")?;
 
     let parts = stratified_split(&train_ds.samples, &[0.85, 0.15], args.seed);
-    let take = |p: &[usize]| p.iter().map(|&i| train_ds.samples[i].clone()).collect::<Vec<Sample>>();
+    let take = |p: &[usize]| {
+        p.iter()
+            .map(|&i| train_ds.samples[i].clone())
+            .collect::<Vec<Sample>>()
+    };
     let (tr, va) = (take(&parts[0]), take(&parts[1]));
 
     let mut rows = Vec::new();
@@ -113,8 +121,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             Head::Classification => "classification",
         };
         let run_dir = args.out.join("runs").join(name);
-        let cfg = demo_config(head, args.epochs, args.seed);
-        eprintln!("training the {name} net ({} train / {} valid images, {} epochs)", tr.len(), va.len(), cfg.epochs);
+        let cfg = demo_config(head, args.epochs, args.batch_size, args.seed);
+        eprintln!(
+            "training the {name} net ({} train / {} valid images, {} epochs)",
+            tr.len(),
+            va.len(),
+            cfg.epochs
+        );
         let resume = run_dir.join("state.json").is_file();
         let s = train(&cfg, &tr, &va, &run_dir, device, resume, |m| {
             eprintln!(
@@ -124,20 +137,41 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         })?;
         let run = TrainedRun::load(&s.run, device)?;
         let eval_dir = args.out.join(format!("eval-{name}"));
-        let ev = evaluate(&run, &test_dir, &eval_dir, &format!("Demo: {name} net on phantom test set"))?;
-        rows.push((name, ev.overall.mae_months, ev.overall.baseline_mae_months, eval_dir, run));
+        let ev = evaluate(
+            &run,
+            &test_dir,
+            &eval_dir,
+            &format!("Demo: {name} net on phantom test set"),
+        )?;
+        rows.push((
+            name,
+            ev.overall.mae_months,
+            ev.overall.baseline_mae_months,
+            eval_dir,
+            run,
+        ));
     }
 
     // One prediction, as `boneage predict` gives it.
     let test = Dataset::read(test_dir.join("labels.csv"))?;
     let first = &test.samples[0];
     let img = test_dir.join("images").join(format!("{}.png", first.id));
-    let one = Sample { image: Some(img.clone()), ..first.clone() };
+    let one = Sample {
+        image: Some(img.clone()),
+        ..first.clone()
+    };
     let pred = rows[0].4.predict(std::slice::from_ref(&one))?[0];
 
     println!();
     println!("boneage demo — phantom data only, not for clinical use");
-    println!("  test set: {} phantoms ({}x{}), models trained on {} (+{} validation)", test.samples.len(), PHANTOM_SIZE.0, PHANTOM_SIZE.1, tr.len(), va.len());
+    println!(
+        "  test set: {} phantoms ({}x{}), models trained on {} (+{} validation)",
+        test.samples.len(),
+        PHANTOM_SIZE.0,
+        PHANTOM_SIZE.1,
+        tr.len(),
+        va.len()
+    );
     for (name, mae, base, dir, _) in &rows {
         println!(
             "  {name:<15} test MAE {mae:6.2} months  ({:.0}% of the mean-predictor baseline {base:.2})  report {}",

@@ -20,7 +20,9 @@ use boneage_core::reference::Stage;
 use boneage_core::stats::{self, Summary};
 use boneage_core::{Dataset, Sample, Sex};
 use boneage_imaging::io::{write_atomic, Radiograph};
-use boneage_imaging::quality::{assess_with_hand, HandMask, QualityConfig, QualityFlag, QualityReport};
+use boneage_imaging::quality::{
+    assess_with_hand, HandMask, QualityConfig, QualityFlag, QualityReport,
+};
 use boneage_imaging::GrayImage;
 use clap::Args;
 use rayon::prelude::*;
@@ -119,7 +121,10 @@ pub fn run(args: EdaArgs) -> anyhow::Result<()> {
 
     let mut page = Page::new(&format!(
         "Bone age EDA — {}",
-        args.labels.file_name().map(|f| f.to_string_lossy()).unwrap_or_default()
+        args.labels
+            .file_name()
+            .map(|f| f.to_string_lossy())
+            .unwrap_or_default()
     ));
     label_sections(&mut page, &ds, &labels)?;
 
@@ -169,9 +174,18 @@ fn text_summary(ds: &Dataset, l: &LabelSummary) -> String {
         "  bone age, months      range {}–{}  mean {:.2}  SD {:.2}  median {:.1}",
         l.min_months, l.max_months, l.mean_months, l.sd_months, l.median_months
     );
-    let _ = writeln!(s, "  baseline MAE          {:.2} months (predicting the mean)", l.baseline_mae_months);
+    let _ = writeln!(
+        s,
+        "  baseline MAE          {:.2} months (predicting the mean)",
+        l.baseline_mae_months
+    );
     for sex in [Sex::Male, Sex::Female] {
-        let ages: Vec<f64> = ds.samples.iter().filter(|x| x.sex == sex).map(|x| x.bone_age_months).collect();
+        let ages: Vec<f64> = ds
+            .samples
+            .iter()
+            .filter(|x| x.sex == sex)
+            .map(|x| x.bone_age_months)
+            .collect();
         if !ages.is_empty() {
             let _ = writeln!(
                 s,
@@ -189,7 +203,11 @@ fn text_summary(ds: &Dataset, l: &LabelSummary) -> String {
 fn by_sex_json(samples: &[Sample]) -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for sex in [Sex::Male, Sex::Female] {
-        let ages: Vec<f64> = samples.iter().filter(|s| s.sex == sex).map(|s| s.bone_age_months).collect();
+        let ages: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.sex == sex)
+            .map(|s| s.bone_age_months)
+            .collect();
         if ages.is_empty() {
             continue;
         }
@@ -209,7 +227,8 @@ fn by_sex_json(samples: &[Sample]) -> serde_json::Value {
 fn stage_counts(samples: &[Sample]) -> BTreeMap<Stage, [usize; 2]> {
     let mut m: BTreeMap<Stage, [usize; 2]> = Stage::ALL.iter().map(|s| (*s, [0, 0])).collect();
     for s in samples {
-        m.get_mut(&Stage::of(s.sex, s.bone_age_months)).expect("all stages present")[s.sex.is_male() as usize] += 1;
+        m.get_mut(&Stage::of(s.sex, s.bone_age_months))
+            .expect("all stages present")[s.sex.is_male() as usize] += 1;
     }
     m
 }
@@ -219,7 +238,10 @@ fn by_stage_json(samples: &[Sample]) -> serde_json::Value {
         .into_iter()
         .map(|(st, [f, m])| {
             (
-                serde_json::to_value(st).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                serde_json::to_value(st)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default(),
                 serde_json::json!({"female": f, "male": m}),
             )
         })
@@ -230,7 +252,11 @@ fn by_stage_json(samples: &[Sample]) -> serde_json::Value {
 fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Result<()> {
     page.p(&format!("Table {} ({}).", ds.path.display(), ds.format));
     let card = |label: &str, value: String| {
-        format!("<div class=\"card\"><div>{}</div><div class=\"num\">{}</div></div>", esc(label), esc(&value))
+        format!(
+            "<div class=\"card\"><div>{}</div><div class=\"num\">{}</div></div>",
+            esc(label),
+            esc(&value)
+        )
     };
     page.raw(&format!(
         "<div class=\"cards\">{}{}{}{}{}</div>",
@@ -245,13 +271,25 @@ fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Re
         &["statistic", "value"],
         &[
             vec!["n".into(), l.n.to_string()],
-            vec!["range (months)".into(), format!("{} – {}", l.min_months, l.max_months)],
+            vec![
+                "range (months)".into(),
+                format!("{} – {}", l.min_months, l.max_months),
+            ],
             vec!["mean (months)".into(), format!("{:.2}", l.mean_months)],
             vec!["SD (months)".into(), format!("{:.2}", l.sd_months)],
             vec!["median (months)".into(), format!("{:.1}", l.median_months)],
-            vec!["ages divisible by 6".into(), format!("{:.2}%", 100.0 * l.divisible_by_6_fraction)],
-            vec!["ages divisible by 12".into(), format!("{:.2}%", 100.0 * l.divisible_by_12_fraction)],
-            vec!["baseline MAE (predict the mean)".into(), format!("{:.2} months", l.baseline_mae_months)],
+            vec![
+                "ages divisible by 6".into(),
+                format!("{:.2}%", 100.0 * l.divisible_by_6_fraction),
+            ],
+            vec![
+                "ages divisible by 12".into(),
+                format!("{:.2}%", 100.0 * l.divisible_by_12_fraction),
+            ],
+            vec![
+                "baseline MAE (predict the mean)".into(),
+                format!("{:.2} months", l.baseline_mae_months),
+            ],
         ],
     );
     page.p(
@@ -261,8 +299,16 @@ fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Re
     // Histogram by sex, 12-month bins up to 20 years (older ages fall into the last bin).
     let bins = 20;
     let hist = |sex: Sex| -> Vec<f64> {
-        let ages: Vec<f64> = ds.samples.iter().filter(|s| s.sex == sex).map(|s| s.bone_age_months).collect();
-        stats::histogram(&ages, 0.0, 12.0, bins).into_iter().map(|c| c as f64).collect()
+        let ages: Vec<f64> = ds
+            .samples
+            .iter()
+            .filter(|s| s.sex == sex)
+            .map(|s| s.bone_age_months)
+            .collect();
+        stats::histogram(&ages, 0.0, 12.0, bins)
+            .into_iter()
+            .map(|c| c as f64)
+            .collect()
     };
     let (m, f) = (hist(Sex::Male), hist(Sex::Female));
     let labels: Vec<String> = (0..bins).map(|i| format!("{i}–{}", i + 1)).collect();
@@ -272,12 +318,23 @@ fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Re
         "radiographs",
         &labels,
         &[
-            Series { name: "boys", color: MALE_COLOR, values: &m },
-            Series { name: "girls", color: FEMALE_COLOR, values: &f },
+            Series {
+                name: "boys",
+                color: MALE_COLOR,
+                values: &m,
+            },
+            Series {
+                name: "girls",
+                color: FEMALE_COLOR,
+                values: &f,
+            },
         ],
         (900, 380),
     )?;
-    page.figure(&svg, "Histogram of bone age in 12-month bins, boys and girls side by side.");
+    page.figure(
+        &svg,
+        "Histogram of bone age in 12-month bins, boys and girls side by side.",
+    );
     let nm = ds.samples.iter().filter(|s| s.sex.is_male()).count() as f64;
     let nf = ds.samples.len() as f64 - nm;
     let svg = bar_chart_svg(
@@ -285,16 +342,30 @@ fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Re
         "",
         "radiographs",
         &["boys".into(), "girls".into()],
-        &[Series { name: "n", color: GREY_COLOR, values: &[nm, nf] }],
+        &[Series {
+            name: "n",
+            color: GREY_COLOR,
+            values: &[nm, nf],
+        }],
         (360, 300),
     )?;
-    page.figure(&svg, &format!("{:.2}% boys, {:.2}% girls.", 100.0 * nm / ds.samples.len() as f64, 100.0 * nf / ds.samples.len() as f64));
+    page.figure(
+        &svg,
+        &format!(
+            "{:.2}% boys, {:.2}% girls.",
+            100.0 * nm / ds.samples.len() as f64,
+            100.0 * nf / ds.samples.len() as f64
+        ),
+    );
     page.h2("Development stages");
     let rows: Vec<Vec<String>> = stage_counts(&ds.samples)
         .into_iter()
         .map(|(st, [f, m])| vec![st.to_string(), m.to_string(), f.to_string()])
         .collect();
-    page.table(&["stage (Gilsanz & Ratib, by bone age)", "boys", "girls"], &rows);
+    page.table(
+        &["stage (Gilsanz & Ratib, by bone age)", "boys", "girls"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -319,7 +390,11 @@ fn analyse_images(ds: &Dataset, jobs: Option<usize>) -> anyhow::Result<Vec<Image
                     })
                     .map_err(|e| e.to_string());
                 pb.inc(1);
-                ImageRow { id: s.id.clone(), path, result }
+                ImageRow {
+                    id: s.id.clone(),
+                    path,
+                    result,
+                }
             })
             .collect::<Vec<_>>()
     });
@@ -351,7 +426,9 @@ fn write_quality_csv(path: &Path, rows: &[ImageRow]) -> anyhow::Result<()> {
                     rad.image.width,
                     rad.image.height,
                     rad.meta.bit_depth,
-                    serde_json::to_value(rad.meta.photometric)?.as_str().unwrap_or(""),
+                    serde_json::to_value(rad.meta.photometric)?
+                        .as_str()
+                        .unwrap_or(""),
                     qr.mean,
                     qr.sd,
                     qr.p01,
@@ -360,7 +437,9 @@ fn write_quality_csv(path: &Path, rows: &[ImageRow]) -> anyhow::Result<()> {
                     qr.hand_area_fraction,
                     qr.border_bright_fraction,
                     qr.marker_components,
-                    qr.rotation_deg.map(|d| format!("{d:.1}")).unwrap_or_default(),
+                    qr.rotation_deg
+                        .map(|d| format!("{d:.1}"))
+                        .unwrap_or_default(),
                     flags.join(";"),
                 );
             }
@@ -392,11 +471,20 @@ fn is_flagged(q: &QualityReport) -> bool {
 fn write_contact_sheet(path: &Path, rows: &[ImageRow]) -> anyhow::Result<usize> {
     let mut ok: Vec<_> = rows
         .iter()
-        .filter_map(|r| r.result.as_ref().ok().map(|(rad, q, t, hand)| (q, t, rad, hand)))
+        .filter_map(|r| {
+            r.result
+                .as_ref()
+                .ok()
+                .map(|(rad, q, t, hand)| (q, t, rad, hand))
+        })
         .collect();
     let n_flagged = ok.iter().filter(|x| is_flagged(x.0)).count();
     ok.sort_by_key(|x| !is_flagged(x.0));
-    let limit = if n_flagged > 100 { n_flagged.min(200) } else { 100 };
+    let limit = if n_flagged > 100 {
+        n_flagged.min(200)
+    } else {
+        100
+    };
     let shown = &ok[..ok.len().min(limit)];
     if shown.is_empty() {
         return Ok(0);
@@ -426,8 +514,14 @@ fn write_contact_sheet(path: &Path, rows: &[ImageRow]) -> anyhow::Result<usize> 
         for y in 0..mh {
             for x in 0..mw {
                 let edge = at(x, y)
-                    && (x == 0 || y == 0 || x + 1 == mw || y + 1 == mh
-                        || !at(x - 1, y) || !at(x + 1, y) || !at(x, y - 1) || !at(x, y + 1));
+                    && (x == 0
+                        || y == 0
+                        || x + 1 == mw
+                        || y + 1 == mh
+                        || !at(x - 1, y)
+                        || !at(x + 1, y)
+                        || !at(x, y - 1)
+                        || !at(x, y + 1));
                 if edge {
                     let tx = x * thumb.width / mw;
                     let ty = y * thumb.height / mh;
@@ -457,7 +551,13 @@ fn write_contact_sheet(path: &Path, rows: &[ImageRow]) -> anyhow::Result<usize> 
             );
         }
         if is_flagged(q) {
-            rect(ox - 2, oy - 2, ox + thumb.width + 1, oy + thumb.height + 1, [230, 40, 40]);
+            rect(
+                ox - 2,
+                oy - 2,
+                ox + thumb.width + 1,
+                oy + thumb.height + 1,
+                [230, 40, 40],
+            );
         }
     }
     let mut bytes = Vec::new();
@@ -473,13 +573,17 @@ fn write_contact_sheet(path: &Path, rows: &[ImageRow]) -> anyhow::Result<usize> 
 }
 
 fn image_json(rows: &[ImageRow], flagged: usize) -> serde_json::Value {
-    let ok: Vec<(&Radiograph, &QualityReport)> =
-        rows.iter().filter_map(|r| r.result.as_ref().ok().map(|(a, b, _, _)| (a, b))).collect();
+    let ok: Vec<(&Radiograph, &QualityReport)> = rows
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok().map(|(a, b, _, _)| (a, b)))
+        .collect();
     let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
     let mut depths: BTreeMap<String, usize> = BTreeMap::new();
     let mut flags: BTreeMap<&str, usize> = QualityFlag::ALL.iter().map(|f| (f.name(), 0)).collect();
     for (r, q) in &ok {
-        *sizes.entry(format!("{}x{}", r.image.width, r.image.height)).or_default() += 1;
+        *sizes
+            .entry(format!("{}x{}", r.image.width, r.image.height))
+            .or_default() += 1;
         *depths.entry(r.meta.bit_depth.to_string()).or_default() += 1;
         for f in &q.flags {
             *flags.get_mut(f.name()).expect("all flags listed") += 1;
@@ -500,31 +604,53 @@ fn image_json(rows: &[ImageRow], flagged: usize) -> serde_json::Value {
 }
 
 fn image_sections(page: &mut Page, rows: &[ImageRow], flagged: usize) -> anyhow::Result<String> {
-    let ok: Vec<(&ImageRow, &Radiograph, &QualityReport)> =
-        rows.iter().filter_map(|r| r.result.as_ref().ok().map(|(a, b, _, _)| (r, a, b))).collect();
+    let ok: Vec<(&ImageRow, &Radiograph, &QualityReport)> = rows
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok().map(|(a, b, _, _)| (r, a, b)))
+        .collect();
     let mut text = String::new();
     page.h2("Images");
     let mut sizes: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     let mut depths: BTreeMap<(u8, String), usize> = BTreeMap::new();
     for (_, r, _) in &ok {
         *sizes.entry((r.image.width, r.image.height)).or_default() += 1;
-        let ph = serde_json::to_value(r.meta.photometric)?.as_str().unwrap_or("").to_string();
+        let ph = serde_json::to_value(r.meta.photometric)?
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         *depths.entry((r.meta.bit_depth, ph)).or_default() += 1;
     }
     page.table(
         &["size (w x h)", "images"],
-        &sizes.iter().map(|((w, h), n)| vec![format!("{w} x {h}"), n.to_string()]).collect::<Vec<_>>(),
+        &sizes
+            .iter()
+            .map(|((w, h), n)| vec![format!("{w} x {h}"), n.to_string()])
+            .collect::<Vec<_>>(),
     );
     page.table(
         &["bit depth", "photometric", "images"],
-        &depths.iter().map(|((d, p), n)| vec![d.to_string(), p.clone(), n.to_string()]).collect::<Vec<_>>(),
+        &depths
+            .iter()
+            .map(|((d, p), n)| vec![d.to_string(), p.clone(), n.to_string()])
+            .collect::<Vec<_>>(),
     );
-    let col = |f: &dyn Fn(&QualityReport) -> f32| -> Vec<f64> { ok.iter().map(|(_, _, q)| f(q) as f64).collect() };
+    let col = |f: &dyn Fn(&QualityReport) -> f32| -> Vec<f64> {
+        ok.iter().map(|(_, _, q)| f(q) as f64).collect()
+    };
     let stat_row = |name: &str, v: Vec<f64>| {
         let s = Summary::of(&v);
-        vec![name.to_string(), format!("{:.3}", s.mean), format!("{:.3}", s.sd), format!("{:.3}", s.min), format!("{:.3}", s.median), format!("{:.3}", s.max)]
+        vec![
+            name.to_string(),
+            format!("{:.3}", s.mean),
+            format!("{:.3}", s.sd),
+            format!("{:.3}", s.min),
+            format!("{:.3}", s.median),
+            format!("{:.3}", s.max),
+        ]
     };
-    page.p("Intensity statistics per image (values in [0, 1], bone bright), summarised over images:");
+    page.p(
+        "Intensity statistics per image (values in [0, 1], bone bright), summarised over images:",
+    );
     page.table(
         &["per-image value", "mean", "SD", "min", "median", "max"],
         &[
@@ -544,8 +670,15 @@ fn image_sections(page: &mut Page, rows: &[ImageRow], flagged: usize) -> anyhow:
         }
     }
     let unreadable = rows.len() - ok.len();
-    let mut flag_rows: Vec<Vec<String>> =
-        QualityFlag::ALL.iter().map(|f| vec![f.name().to_string(), counts.get(f).copied().unwrap_or(0).to_string()]).collect();
+    let mut flag_rows: Vec<Vec<String>> = QualityFlag::ALL
+        .iter()
+        .map(|f| {
+            vec![
+                f.name().to_string(),
+                counts.get(f).copied().unwrap_or(0).to_string(),
+            ]
+        })
+        .collect();
     flag_rows.push(vec!["unreadable".into(), unreadable.to_string()]);
     page.table(&["flag", "images"], &flag_rows);
     page.p(
@@ -562,7 +695,11 @@ fn image_sections(page: &mut Page, rows: &[ImageRow], flagged: usize) -> anyhow:
         ok.len(),
         unreadable,
         flagged,
-        counts.iter().map(|(f, n)| format!("{f} {n}")).collect::<Vec<_>>().join(", ")
+        counts
+            .iter()
+            .map(|(f, n)| format!("{f} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     page.raw(&format!(
         "<p>Contact sheet (<code>flagged.png</code>): {}. Flagged images come first, framed in red; \
@@ -580,17 +717,47 @@ fn image_sections(page: &mut Page, rows: &[ImageRow], flagged: usize) -> anyhow:
                 rad.meta.bit_depth.to_string(),
                 format!("{:.2}", q.mean),
                 format!("{:.2}–{:.2}", q.p01, q.p99),
-                q.rotation_deg.map(|d| format!("{d:+.0}°")).unwrap_or_else(|| "–".into()),
+                q.rotation_deg
+                    .map(|d| format!("{d:+.0}°"))
+                    .unwrap_or_else(|| "–".into()),
                 q.marker_components.to_string(),
-                q.flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(" "),
+                q.flags
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ],
-            Err(e) => vec![r.id.clone(), "".into(), "".into(), "".into(), "".into(), "".into(), "".into(), format!("unreadable: {e}")],
+            Err(e) => vec![
+                r.id.clone(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                "".into(),
+                format!("unreadable: {e}"),
+            ],
         })
         .take(500)
         .collect();
-    page.table(&["id", "size", "bits", "mean", "p01–p99", "rotation", "markers", "flags"], &table_rows);
+    page.table(
+        &[
+            "id",
+            "size",
+            "bits",
+            "mean",
+            "p01–p99",
+            "rotation",
+            "markers",
+            "flags",
+        ],
+        &table_rows,
+    );
     if rows.len() > 500 {
-        page.p(&format!("First 500 of {} images; all are in quality.csv.", rows.len()));
+        page.p(&format!(
+            "First 500 of {} images; all are in quality.csv.",
+            rows.len()
+        ));
     }
     Ok(text)
 }

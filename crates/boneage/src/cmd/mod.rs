@@ -8,9 +8,9 @@ pub mod eda;
 pub mod engine;
 #[cfg(feature = "torch")]
 pub mod evaluate;
+pub mod inspect;
+pub mod phantom;
 #[cfg(feature = "torch")]
 pub mod predict;
 #[cfg(feature = "torch")]
 pub mod train;
-pub mod inspect;
-pub mod phantom;

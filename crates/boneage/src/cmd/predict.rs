@@ -36,7 +36,10 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         let sex = match (sex, r.meta.sex) {
             (Some(s), _) => s,
             (None, Some(s)) => s,
-            (None, None) => bail!("{}: no sex given (--sex M|F) and none in the file header", path.display()),
+            (None, None) => bail!(
+                "{}: no sex given (--sex M|F) and none in the file header",
+                path.display()
+            ),
         };
         let sample = Sample {
             id: path.display().to_string(),

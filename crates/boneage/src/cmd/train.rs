@@ -61,9 +61,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                     ds.samples.iter().map(|s| (s.id.as_str(), s)).collect();
                 ids.iter()
                     .map(|id| {
-                        by_id.get(id.as_str()).map(|s| (*s).clone()).with_context(|| {
-                            format!("sample {id:?} of the run's split is not in {}", args.data.display())
-                        })
+                        by_id
+                            .get(id.as_str())
+                            .map(|s| (*s).clone())
+                            .with_context(|| {
+                                format!(
+                                    "sample {id:?} of the run's split is not in {}",
+                                    args.data.display()
+                                )
+                            })
                     })
                     .collect()
             };
@@ -86,14 +92,25 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         valid_set.len(),
         device
     );
-    let summary = train(&cfg, &train_set, &valid_set, &args.out, device, args.resume, |m| {
-        eprintln!(
+    let summary = train(
+        &cfg,
+        &train_set,
+        &valid_set,
+        &args.out,
+        device,
+        args.resume,
+        |m| {
+            eprintln!(
             "epoch {:>3}  lr {:.2e}  loss {:.4}  train MAE {:6.2}  valid MAE {:6.2} months  ({:.0} s)",
             m.epoch, m.lr, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
         );
-    })?;
+        },
+    )?;
     if summary.skipped_images > 0 {
-        eprintln!("{} image(s) could not be decoded and were skipped", summary.skipped_images);
+        eprintln!(
+            "{} image(s) could not be decoded and were skipped",
+            summary.skipped_images
+        );
     }
     println!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
