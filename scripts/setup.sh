@@ -19,6 +19,7 @@ fi
 have=$("$BONEAGE_PYTHON" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)
 if [ "$have" != "$TORCH_VERSION" ]; then
   echo "setup: installing torch==$TORCH_VERSION into the venv (large download, once)"
-  "$BONEAGE_PYTHON" -m pip install --quiet --progress-bar off --disable-pip-version-check "torch==$TORCH_VERSION"
+  # numpy only silences torch's import-time warning; nothing of ours needs it.
+  "$BONEAGE_PYTHON" -m pip install --quiet --progress-bar off --disable-pip-version-check "torch==$TORCH_VERSION" numpy
 fi
 echo "setup: torch $("$BONEAGE_PYTHON" -c 'import torch; print(torch.__version__)') ready"
