@@ -64,6 +64,12 @@ pub(super) fn decode_png(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadEr
     let mut meta = RadiographMeta::new(path, SourceFormat::Png, bit_depth, photometric);
     let channels = color.samples();
     let data: Vec<f32> = match depth {
+        // Plain 16-bit grey, the common radiograph case: big-endian pairs straight to f32,
+        // without an intermediate buffer.
+        png::BitDepth::Sixteen if channels == 1 => buf
+            .chunks_exact(2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as f32 * (1.0 / 65535.0))
+            .collect(),
         png::BitDepth::Sixteen => {
             let samples: Vec<u16> = buf
                 .chunks_exact(2)
@@ -71,6 +77,7 @@ pub(super) fn decode_png(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadEr
                 .collect();
             gray_from_samples(path, &samples, channels, 65535.0, &mut meta.warnings)
         }
+        _ if channels == 1 => buf.iter().map(|&v| v as f32 * (1.0 / 255.0)).collect(),
         _ => gray_from_samples(path, &buf, channels, 255.0, &mut meta.warnings),
     };
     if data.len() != width * height {
