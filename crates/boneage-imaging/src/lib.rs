@@ -3,10 +3,13 @@
 //! that need no network: thresholds, connected components, per-image quality flags, affine
 //! warps and intensity transforms.
 //!
+//! - [`clahe`]: CLAHE matching OpenCV's `createCLAHE(...).apply` on 8- and 16-bit images.
+//!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
 //! reading.
 
+pub mod clahe;
 pub mod components;
 pub mod gray;
 pub mod intensity;
