@@ -13,9 +13,9 @@
 //! OpenCV's `apply`, which allocates `dst`).
 
 use anyhow::{bail, Context, Result};
-use boneage_bench::median_seconds;
+use boneage_bench::{median_seconds, parse_mode, Mode};
 use boneage_imaging::clahe::{clahe_u8, ClaheConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const WIDTH: usize = 2000;
 const HEIGHT: usize = 2500;
@@ -24,31 +24,14 @@ const OURS: &str = "clahe8_ours.png";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut iters = 15usize;
-    let mut make: Option<PathBuf> = None;
-    let mut dir: Option<PathBuf> = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--iters" => {
-                iters = args.get(i + 1).context("--iters N")?.parse()?;
-                i += 1;
-            }
-            "--make" => {
-                make = Some(args.get(i + 1).context("--make DIR")?.into());
-                i += 1;
-            }
-            a if !a.starts_with('-') => dir = Some(a.into()),
-            a => bail!("unknown argument {a}"),
+    let (dir, iters) = match parse_mode("clahe", &args, 15)? {
+        Mode::Make(d) => {
+            std::fs::create_dir_all(&d)?;
+            return write_png(&d.join(INPUT), WIDTH, HEIGHT, &make_image());
         }
-        i += 1;
-    }
-    if let Some(d) = make {
-        std::fs::create_dir_all(&d)?;
-        write_png(&d.join(INPUT), WIDTH, HEIGHT, &make_image())?;
-        return Ok(());
-    }
-    let dir = dir.context("usage: clahe [--iters N] DIR | clahe --make DIR")?;
+        Mode::Time { dir, iters } => (dir, iters),
+        Mode::Help => return Ok(()),
+    };
     let (w, h, input) = read_png(&dir.join(INPUT))?;
     let cfg = ClaheConfig::default();
     let mut out = Vec::new();

@@ -20,13 +20,13 @@
 //! in memory (`*_mem_s`) to separate file I/O from decoding. `*_mean` is the mean output pixel,
 //! to check that the peers did the same work.
 
-use anyhow::{bail, Context, Result};
-use boneage_bench::median_seconds;
+use anyhow::{Context, Result};
+use boneage_bench::{median_seconds, parse_mode, Mode};
 use boneage_imaging::io::{decode_radiograph, read_radiograph};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::{tags, uids};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const WIDTH: usize = 2000;
 const HEIGHT: usize = 2500;
@@ -35,41 +35,11 @@ const DICOM_NAME: &str = "hand16.dcm";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut iters = 15usize;
-    let mut make: Option<PathBuf> = None;
-    let mut dir: Option<PathBuf> = None;
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "--make" => {
-                make = Some(PathBuf::from(
-                    args.get(i + 1).context("--make needs a folder")?,
-                ));
-                i += 1;
-            }
-            "--iters" => {
-                let v = args.get(i + 1).context("--iters needs a number")?;
-                iters = v
-                    .parse()
-                    .with_context(|| format!("--iters {v:?} is not a number"))?;
-                i += 1;
-            }
-            "-h" | "--help" => {
-                println!("usage: decode --make DIR | decode [--iters N] DIR");
-                return Ok(());
-            }
-            other if !other.starts_with('-') => dir = Some(PathBuf::from(other)),
-            other => bail!("unknown argument {other:?} (see --help)"),
-        }
-        i += 1;
+    match parse_mode("decode", &args, 15)? {
+        Mode::Make(dir) => make_files(&dir),
+        Mode::Time { dir, iters } => run(&dir, iters),
+        Mode::Help => Ok(()),
     }
-    if let Some(dir) = make {
-        return make_files(&dir);
-    }
-    let Some(dir) = dir else {
-        bail!("usage: decode --make DIR | decode [--iters N] DIR");
-    };
-    run(&dir, iters)
 }
 
 /// Times our reader on the two files and prints one JSON object.
