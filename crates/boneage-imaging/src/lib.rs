@@ -4,6 +4,9 @@
 //! warps and intensity transforms.
 //!
 //! - [`clahe`]: CLAHE matching OpenCV's `createCLAHE(...).apply` on 8- and 16-bit images.
+//! - [`morphology`]: dilation, erosion, opening, closing with a disc.
+//! - [`mask`]: binary hand masks and the plausibility score positive mining filters with.
+//! - [`segment`]: the classical (bootstrap) hand mask.
 //!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
@@ -14,9 +17,13 @@ pub mod components;
 pub mod gray;
 pub mod intensity;
 pub mod io;
+pub mod mask;
+pub mod morphology;
 pub mod quality;
+pub mod segment;
 pub mod spatial;
 pub mod threshold;
 
 pub use gray::GrayImage;
 pub use io::{read_radiograph, Photometric, Radiograph, RadiographMeta, ReadError, SourceFormat};
+pub use mask::Mask;

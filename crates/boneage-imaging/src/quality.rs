@@ -309,7 +309,7 @@ pub fn assess_with_hand(img: &GrayImage, cfg: &QualityConfig) -> (QualityReport,
 /// mostly (> 70%) brighter than `t` are exposure-free film, not anatomy. Returns a copy with
 /// those lines set to -1 (excluded from thresholds and never foreground) and whether any were
 /// found.
-fn blank_collimation(img: &GrayImage, t: f32) -> (GrayImage, bool) {
+pub(crate) fn blank_collimation(img: &GrayImage, t: f32) -> (GrayImage, bool) {
     let (w, h) = (img.width, img.height);
     let mut out = img.clone();
     let mut found = false;

@@ -1,4 +1,4 @@
-//! Global thresholds: histograms and Otsu's method.
+//! Thresholds: histograms, Otsu's method, and a local (adaptive) mean threshold.
 
 use crate::gray::GrayImage;
 
@@ -75,9 +75,66 @@ pub fn histogram_quantile(h: &[u64; BINS], q: f64) -> f32 {
     1.0
 }
 
+/// Adaptive mean threshold (OpenCV's `ADAPTIVE_THRESH_MEAN_C` with `THRESH_BINARY`): a pixel
+/// is foreground when it is brighter than the mean of the `block x block` window around it
+/// minus `c`. At the border the window is cut to the pixels inside the image (OpenCV replicates
+/// the edge instead; the two differ only within `block / 2` of the border). `block` must be odd
+/// and at least 3. Runs in `O(width * height)` through an integral image.
+pub fn adaptive_mean(img: &GrayImage, block: usize, c: f32) -> Vec<bool> {
+    assert!(
+        block >= 3 && block % 2 == 1,
+        "adaptive_mean: block must be odd and >= 3"
+    );
+    let (w, h) = (img.width, img.height);
+    let stride = w + 1;
+    let mut integral = vec![0f64; stride * (h + 1)];
+    for y in 0..h {
+        let mut row = 0f64;
+        for x in 0..w {
+            row += img.get(x, y) as f64;
+            integral[(y + 1) * stride + x + 1] = integral[y * stride + x + 1] + row;
+        }
+    }
+    let r = block / 2;
+    let mut out = vec![false; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let sum = integral[y1 * stride + x1]
+                - integral[y0 * stride + x1]
+                - integral[y1 * stride + x0]
+                + integral[y0 * stride + x0];
+            let mean = sum / ((y1 - y0) * (x1 - x0)) as f64;
+            out[y * w + x] = img.get(x, y) as f64 > mean - c as f64;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn adaptive_finds_a_faint_object_on_a_ramp() {
+        // A background ramp from 0.1 to 0.7 and a square 0.05 brighter than its surroundings:
+        // no global threshold separates it, a local one does.
+        let (w, h) = (64, 64);
+        let mut img = GrayImage::new(w, h, 0.0);
+        for y in 0..h {
+            for x in 0..w {
+                let base = 0.1 + 0.6 * x as f32 / w as f32;
+                let inside = (20..30).contains(&x) && (20..30).contains(&y);
+                img.set(x, y, base + if inside { 0.05 } else { 0.0 });
+            }
+        }
+        let m = adaptive_mean(&img, 31, -0.01);
+        assert!(m[25 * w + 25]);
+        assert!(!m[5 * w + 25] && !m[25 * w + 45]);
+        let inside = (20..30).flat_map(|y| (20..30).map(move |x| (x, y)));
+        assert!(inside.clone().filter(|&(x, y)| m[y * w + x]).count() >= 90);
+    }
 
     #[test]
     fn otsu_separates_two_levels() {
