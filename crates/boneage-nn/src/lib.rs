@@ -7,8 +7,11 @@
 
 pub mod data;
 pub mod engine;
+pub mod segmentation;
 pub mod tensor;
 pub mod training;
+pub mod unet;
 pub mod vgg;
 
 pub use engine::{DeviceChoice, EngineInfo};
+pub use tch::Device;

@@ -377,7 +377,7 @@ pub fn save_atomic(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
     std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }
 
-fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
+pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
     let text = serde_json::to_string_pretty(v)
         .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?
         + "\n";

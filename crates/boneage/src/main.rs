@@ -6,6 +6,7 @@
 mod cmd;
 mod progress;
 mod report;
+mod sheet;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,12 @@ enum Command {
     /// Predict the bone age of radiographs with a trained run.
     #[cfg(feature = "torch")]
     Predict(cmd::predict::PredictArgs),
+    /// Hand masks of radiographs, and the masked, contrast-equalised images.
+    #[cfg(feature = "torch")]
+    Segment(cmd::segment::SegmentArgs),
+    /// Train the segmentation U-Net by positive mining (labelled masks + mined predictions).
+    #[cfg(feature = "torch")]
+    Mine(cmd::mine::MineArgs),
     /// Show the tensor engine (libtorch) this build uses and the devices it sees.
     #[cfg(feature = "torch")]
     Engine,
@@ -59,6 +66,10 @@ fn main() {
         Command::Evaluate(args) => cmd::evaluate::run(args),
         #[cfg(feature = "torch")]
         Command::Predict(args) => cmd::predict::run(args),
+        #[cfg(feature = "torch")]
+        Command::Segment(args) => cmd::segment::run(args),
+        #[cfg(feature = "torch")]
+        Command::Mine(args) => cmd::mine::run(args),
         #[cfg(feature = "torch")]
         Command::Engine => cmd::engine::run(),
     };

@@ -15,6 +15,7 @@
 
 use crate::progress;
 use crate::report::{bar_chart_svg, esc, Page, Series, FEMALE_COLOR, GREY_COLOR, MALE_COLOR};
+use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
 use boneage_core::reference::Stage;
 use boneage_core::stats::{self, Summary};
@@ -23,7 +24,7 @@ use boneage_imaging::io::{write_atomic, Radiograph};
 use boneage_imaging::quality::{
     assess_with_hand, HandMask, QualityConfig, QualityFlag, QualityReport,
 };
-use boneage_imaging::GrayImage;
+use boneage_imaging::{GrayImage, Mask};
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -489,86 +490,21 @@ fn write_contact_sheet(path: &Path, rows: &[ImageRow]) -> anyhow::Result<usize> 
     if shown.is_empty() {
         return Ok(0);
     }
-    let cols = 10.min(shown.len());
-    let cell = THUMB + 8;
-    let rows_n = shown.len().div_ceil(cols);
-    let (w, h) = (cols * cell, rows_n * cell);
-    let mut rgb = vec![24u8; w * h * 3];
-    let mut put = |x: usize, y: usize, c: [u8; 3]| {
-        if x < w && y < h {
-            rgb[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
-        }
-    };
-    for (i, (q, thumb, rad, hand)) in shown.iter().enumerate() {
-        let ox = (i % cols) * cell + 4 + (THUMB - thumb.width) / 2;
-        let oy = (i / cols) * cell + 4 + (THUMB - thumb.height) / 2;
-        for y in 0..thumb.height {
-            for x in 0..thumb.width {
-                let v = (thumb.get(x, y).clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
-                put(ox + x, oy + y, [v, v, v]);
-            }
-        }
-        // Hand outline: mask pixels with a background 4-neighbour, scaled to the thumbnail.
-        let (mw, mh) = (hand.width, hand.height);
-        let at = |x: usize, y: usize| hand.mask[y * mw + x];
-        for y in 0..mh {
-            for x in 0..mw {
-                let edge = at(x, y)
-                    && (x == 0
-                        || y == 0
-                        || x + 1 == mw
-                        || y + 1 == mh
-                        || !at(x - 1, y)
-                        || !at(x + 1, y)
-                        || !at(x, y - 1)
-                        || !at(x, y + 1));
-                if edge {
-                    let tx = x * thumb.width / mw;
-                    let ty = y * thumb.height / mh;
-                    put(ox + tx, oy + ty, [40, 220, 60]);
-                }
-            }
-        }
-        let sx = thumb.width as f64 / rad.image.width as f64;
-        let sy = thumb.height as f64 / rad.image.height as f64;
-        let mut rect = |x0: usize, y0: usize, x1: usize, y1: usize, c: [u8; 3]| {
-            for x in x0..=x1 {
-                put(x, y0, c);
-                put(x, y1, c);
-            }
-            for y in y0..=y1 {
-                put(x0, y, c);
-                put(x1, y, c);
-            }
-        };
-        for b in &q.marker_boxes {
-            rect(
-                ox + (b[0] as f64 * sx) as usize,
-                oy + (b[1] as f64 * sy) as usize,
-                ox + (b[2] as f64 * sx) as usize,
-                oy + (b[3] as f64 * sy) as usize,
-                [255, 220, 0],
-            );
-        }
-        if is_flagged(q) {
-            rect(
-                ox - 2,
-                oy - 2,
-                ox + thumb.width + 1,
-                oy + thumb.height + 1,
-                [230, 40, 40],
-            );
-        }
-    }
-    let mut bytes = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut bytes, w as u32, h as u32);
-        enc.set_color(png::ColorType::Rgb);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut wr = enc.write_header()?;
-        wr.write_image_data(&rgb)?;
-    }
-    write_atomic(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))?;
+    let tiles: Vec<Tile> = shown
+        .iter()
+        .map(|(q, thumb, rad, hand)| Tile {
+            thumb: (*thumb).clone(),
+            source_size: (rad.image.width, rad.image.height),
+            outline: Some((
+                Mask::from_vec(hand.width, hand.height, hand.mask.clone()),
+                sheet::GREEN,
+            )),
+            boxes: q.marker_boxes.iter().map(|b| (*b, sheet::YELLOW)).collect(),
+            frame: is_flagged(q).then_some(sheet::RED),
+            caption: String::new(),
+        })
+        .collect();
+    sheet::write_sheet(path, &tiles, THUMB, 10)?;
     Ok(n_flagged)
 }
 

@@ -1,0 +1,538 @@
+//! Hand segmentation with the U-Net: preparing an image for the net (grey scale turned back if
+//! inverted, shrunk into the input keeping its aspect ratio), training on image/mask pairs with
+//! joint augmentation, and predicting a full-size mask (the probability map is resampled to the
+//! input's size, thresholded at one half, and cleaned to the largest component with small holes
+//! filled).
+//!
+//! A segmentation model folder holds `segmentation.json` (the [`SegConfig`]) and
+//! `model.safetensors`.
+
+use crate::training::{save_atomic, write_json, TrainError};
+use crate::unet::{bce_dice_loss, UNet, UNetConfig};
+use crate::vgg::ConfigError;
+use boneage_imaging::intensity::{contrast, gamma};
+use boneage_imaging::quality::looks_inverted;
+use boneage_imaging::spatial::{warp, Affine};
+use boneage_imaging::{GrayImage, Mask};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+
+/// Augmentation of image/mask pairs (geometry applied to both).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegAugment {
+    /// Rotation drawn from ±this, degrees. Default 30.
+    pub rotation_deg: f64,
+    /// Scale drawn from 1 ± this. Default 0.15.
+    pub scale: f64,
+    /// Shift drawn from ± this fraction of the size. Default 0.08.
+    pub shift_fraction: f64,
+    /// Probability of a left-right mirror (right hands, flipped films). Default 0.5.
+    pub flip: f64,
+    /// Gamma drawn from [1/(1+g), 1+g]. Default 0.5.
+    pub gamma: f64,
+    /// Contrast factor drawn from 1 ± this. Default 0.3.
+    pub contrast: f64,
+    /// Probability of an inverted grey scale (if the inversion test misses one). Default 0.1.
+    pub invert: f64,
+    /// Standard deviation of added Gaussian noise (on [0, 1]), drawn up to this. Default 0.03.
+    pub noise_sd: f64,
+}
+
+impl Default for SegAugment {
+    fn default() -> Self {
+        SegAugment {
+            rotation_deg: 30.0,
+            scale: 0.15,
+            shift_fraction: 0.08,
+            flip: 0.5,
+            gamma: 0.5,
+            contrast: 0.3,
+            invert: 0.1,
+            noise_sd: 0.03,
+        }
+    }
+}
+
+/// Everything a segmentation model needs to be trained and used; saved as `segmentation.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SegConfig {
+    pub model: UNetConfig,
+    pub augment: SegAugment,
+    /// Epochs per training (each positive-mining round trains this many). Default 12.
+    pub epochs: usize,
+    /// Default 8.
+    pub batch_size: usize,
+    /// Peak learning rate (Adam, cosine decay to 5%). Default 2e-3.
+    pub lr: f64,
+    /// Default 1e-4.
+    pub weight_decay: f64,
+    /// Probability threshold of the mask. Default 0.5.
+    pub threshold: f64,
+    /// Holes smaller than this fraction of the image are filled. Default 0.02.
+    pub max_hole_fraction: f64,
+    /// Default 7.
+    pub seed: u64,
+}
+
+impl Default for SegConfig {
+    fn default() -> Self {
+        SegConfig {
+            model: UNetConfig::default(),
+            augment: SegAugment::default(),
+            epochs: 12,
+            batch_size: 8,
+            lr: 2e-3,
+            weight_decay: 1e-4,
+            threshold: 0.5,
+            max_hole_fraction: 0.02,
+            seed: 7,
+        }
+    }
+}
+
+impl SegConfig {
+    pub fn validate(&self) -> Result<(), TrainError> {
+        self.model.validate()?;
+        if self.epochs == 0 || self.batch_size == 0 {
+            return Err(bad_config("epochs and batch_size must be at least 1"));
+        }
+        if !(self.lr > 0.0 && self.lr < 1.0) {
+            return Err(bad_config(format!("lr must be in (0, 1), not {}", self.lr)));
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            return Err(bad_config(format!(
+                "threshold must be in (0, 1), not {}",
+                self.threshold
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads a config file (JSON), naming the file in any error.
+    pub fn read(path: &Path) -> Result<SegConfig, TrainError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
+        let cfg: SegConfig = serde_json::from_str(&text)
+            .map_err(|e| bad_config(format!("{}: {e}", path.display())))?;
+        cfg.validate()
+            .map_err(|e| bad_config(format!("{}: {e}", path.display())))?;
+        Ok(cfg)
+    }
+
+    fn size(&self) -> (usize, usize) {
+        (
+            self.model.input_width as usize,
+            self.model.input_height as usize,
+        )
+    }
+}
+
+/// Where a source image sits inside the net's input.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Letterbox {
+    pub source_width: usize,
+    pub source_height: usize,
+    /// Offset and size of the shrunk image inside the input.
+    pub x0: usize,
+    pub y0: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl Letterbox {
+    fn new(src_w: usize, src_h: usize, in_w: usize, in_h: usize) -> Letterbox {
+        let s = (in_w as f64 / src_w as f64).min(in_h as f64 / src_h as f64);
+        let width = ((src_w as f64 * s).round() as usize).clamp(1, in_w);
+        let height = ((src_h as f64 * s).round() as usize).clamp(1, in_h);
+        Letterbox {
+            source_width: src_w,
+            source_height: src_h,
+            x0: (in_w - width) / 2,
+            y0: (in_h - height) / 2,
+            width,
+            height,
+        }
+    }
+
+    /// Places `img` (source size) into an `in_w x in_h` canvas filled with `fill`.
+    fn place(&self, img: &GrayImage, in_w: usize, in_h: usize, fill: f32) -> GrayImage {
+        let small = img.resize(self.width, self.height);
+        let mut out = GrayImage::new(in_w, in_h, fill);
+        for y in 0..self.height {
+            let row = (self.y0 + y) * in_w + self.x0;
+            out.data[row..row + self.width]
+                .copy_from_slice(&small.data[y * self.width..(y + 1) * self.width]);
+        }
+        out
+    }
+
+    /// Cuts the image's part out of an input-sized map and resamples it to the source size.
+    pub fn to_source(&self, map: &GrayImage) -> GrayImage {
+        let mut crop = GrayImage::new(self.width, self.height, 0.0);
+        for y in 0..self.height {
+            let row = (self.y0 + y) * map.width + self.x0;
+            crop.data[y * self.width..(y + 1) * self.width]
+                .copy_from_slice(&map.data[row..row + self.width]);
+        }
+        crop.resize(self.source_width, self.source_height)
+    }
+}
+
+/// An image ready for the net: inverted grey scale turned back, shrunk into the input, values
+/// in [0, 1] (not yet standardised).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub input: GrayImage,
+    pub letterbox: Letterbox,
+    pub inverted: bool,
+}
+
+/// Prepares `img` for a net with input `in_w x in_h`. The border is filled with the image's
+/// darkest percentile (air), so the padding looks like background.
+pub fn prepare(img: &GrayImage, in_w: usize, in_h: usize) -> Prepared {
+    let inverted = looks_inverted(img);
+    let fixed;
+    let src = if inverted {
+        fixed = GrayImage::from_vec(
+            img.width,
+            img.height,
+            img.data.iter().map(|v| 1.0 - v).collect(),
+        );
+        &fixed
+    } else {
+        img
+    };
+    let lb = Letterbox::new(src.width, src.height, in_w, in_h);
+    let h = boneage_imaging::threshold::histogram(src, None);
+    let air = boneage_imaging::threshold::histogram_quantile(&h, 0.02);
+    Prepared {
+        input: lb.place(src, in_w, in_h, air),
+        letterbox: lb,
+        inverted,
+    }
+}
+
+/// A training pair at the net's input size: prepared image and its mask (0 or 1).
+#[derive(Debug, Clone)]
+pub struct SegPair {
+    pub id: String,
+    pub image: GrayImage,
+    pub mask: GrayImage,
+}
+
+impl SegPair {
+    /// Prepares an image and its full-size mask the same way.
+    pub fn new(id: &str, img: &GrayImage, mask: &Mask, cfg: &SegConfig) -> SegPair {
+        assert_eq!((img.width, img.height), (mask.width, mask.height));
+        let (w, h) = cfg.size();
+        let p = prepare(img, w, h);
+        let m = p.letterbox.place(&mask.to_gray(), w, h, 0.0);
+        SegPair {
+            id: id.to_string(),
+            image: p.input,
+            mask: m,
+        }
+    }
+
+    /// A randomly augmented copy (image standardised, mask thresholded at one half).
+    fn augmented(&self, a: &SegAugment, rng: &mut ChaCha8Rng) -> (GrayImage, GrayImage) {
+        let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
+        let (w, h) = (self.image.width as f64, self.image.height as f64);
+        let (cx, cy) = ((w - 1.0) / 2.0, (h - 1.0) / 2.0);
+        let s = 1.0 + sym(rng, a.scale);
+        let flip = if rng.gen_bool(a.flip.clamp(0.0, 1.0)) {
+            -1.0
+        } else {
+            1.0
+        };
+        let forward = Affine::translate(
+            cx + sym(rng, a.shift_fraction) * w,
+            cy + sym(rng, a.shift_fraction) * h,
+        )
+        .after(&Affine::rotate_deg(sym(rng, a.rotation_deg)))
+        .after(&Affine::scale(s * flip, s))
+        .after(&Affine::translate(-cx, -cy));
+        let to_source = forward.inverse().expect("scale is positive");
+        let fill = boneage_imaging::threshold::histogram_quantile(
+            &boneage_imaging::threshold::histogram(&self.image, None),
+            0.02,
+        );
+        let mut img = warp(
+            &self.image,
+            self.image.width,
+            self.image.height,
+            &to_source,
+            fill,
+        );
+        let mask = warp(
+            &self.mask,
+            self.mask.width,
+            self.mask.height,
+            &to_source,
+            0.0,
+        );
+        let g = (1.0 + a.gamma.max(0.0)).ln();
+        gamma(&mut img, sym(rng, g).exp() as f32);
+        contrast(&mut img, (1.0 + sym(rng, a.contrast)) as f32);
+        if rng.gen_bool(a.invert.clamp(0.0, 1.0)) {
+            img.data.iter_mut().for_each(|v| *v = 1.0 - *v);
+        }
+        let sd = rng.gen_range(0.0..=a.noise_sd.max(0.0)) as f32;
+        if sd > 0.0 {
+            for v in &mut img.data {
+                let (u1, u2): (f32, f32) = (rng.gen_range(1e-7..1.0), rng.gen());
+                *v += sd * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
+            }
+        }
+        standardize(&mut img);
+        let mask = GrayImage::from_vec(
+            mask.width,
+            mask.height,
+            mask.data
+                .iter()
+                .map(|&v| if v >= 0.5 { 1.0 } else { 0.0 })
+                .collect(),
+        );
+        (img, mask)
+    }
+}
+
+fn bad_config(msg: impl Into<String>) -> TrainError {
+    TrainError::Config(ConfigError(msg.into()))
+}
+
+fn standardize(img: &mut GrayImage) {
+    boneage_imaging::intensity::standardize(img);
+}
+
+/// A segmentation model: config and U-Net weights.
+pub struct SegModel {
+    pub config: SegConfig,
+    pub vs: nn::VarStore,
+    net: UNet,
+}
+
+/// Per-epoch numbers of a segmentation training.
+#[derive(Debug, Clone, Serialize)]
+pub struct SegEpoch {
+    pub epoch: usize,
+    pub loss: f64,
+    /// Mean IoU on the validation pairs at the input size (NaN without validation pairs).
+    pub valid_iou: f64,
+    pub seconds: f64,
+}
+
+impl SegModel {
+    /// A freshly initialised model.
+    pub fn new(config: &SegConfig, device: Device) -> Result<SegModel, TrainError> {
+        config.validate()?;
+        tch::manual_seed(config.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let net = config.model.init(&vs.root())?;
+        Ok(SegModel {
+            config: config.clone(),
+            vs,
+            net,
+        })
+    }
+
+    /// Loads `segmentation.json` and `model.safetensors` from a model folder.
+    pub fn load(dir: &Path, device: Device) -> Result<SegModel, TrainError> {
+        let cfg_path = dir.join("segmentation.json");
+        let weights = dir.join("model.safetensors");
+        if !cfg_path.is_file() || !weights.is_file() {
+            return Err(bad_config(format!(
+                "{}: not a segmentation model (needs segmentation.json and model.safetensors)",
+                dir.display()
+            )));
+        }
+        let config = SegConfig::read(&cfg_path)?;
+        let mut m = SegModel::new(&config, device)?;
+        m.vs.load(&weights)
+            .map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
+        Ok(m)
+    }
+
+    /// Writes `segmentation.json` and `model.safetensors` into `dir` (atomically each).
+    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
+        write_json(&dir.join("segmentation.json"), &self.config)?;
+        save_atomic(&self.vs, &dir.join("model.safetensors"))
+    }
+
+    /// Trains on `train` for `config.epochs` epochs (continuing from the current weights),
+    /// keeping the weights of the epoch with the best validation IoU when `valid` is not
+    /// empty. `on_epoch` sees each epoch's numbers as they come.
+    pub fn train(
+        &mut self,
+        train: &[SegPair],
+        valid: &[SegPair],
+        on_epoch: &mut dyn FnMut(&SegEpoch),
+    ) -> Result<Vec<SegEpoch>, TrainError> {
+        if train.is_empty() {
+            return Err(bad_config("no training masks"));
+        }
+        let cfg = self.config.clone();
+        let mut opt = nn::AdamW {
+            wd: cfg.weight_decay,
+            ..Default::default()
+        }
+        .build(&self.vs, cfg.lr)?;
+        let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
+        let total = (steps_per_epoch * cfg.epochs) as f64;
+        let mut step = 0usize;
+        let mut history = Vec::new();
+        let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
+        let device = self.vs.device();
+        for epoch in 0..cfg.epochs {
+            let t0 = std::time::Instant::now();
+            let mut order: Vec<usize> = (0..train.len()).collect();
+            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ (epoch as u64) << 32);
+            for i in (1..order.len()).rev() {
+                order.swap(i, rng.gen_range(0..=i));
+            }
+            let mut loss_sum = 0.0;
+            for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+                let pairs: Vec<(GrayImage, GrayImage)> = chunk
+                    .par_iter()
+                    .map(|&i| {
+                        let mut r = ChaCha8Rng::seed_from_u64(
+                            cfg.seed ^ ((epoch as u64) << 40) ^ ((b as u64) << 20) ^ i as u64,
+                        );
+                        train[i].augmented(&cfg.augment, &mut r)
+                    })
+                    .collect();
+                let (x, y) = stack(&pairs, device);
+                // Cosine decay from the peak to 5% over all steps, one epoch of warm-up.
+                let warm = steps_per_epoch as f64;
+                let lr = if (step as f64) < warm {
+                    cfg.lr * (step + 1) as f64 / warm
+                } else {
+                    let p = (step as f64 - warm) / (total - warm).max(1.0);
+                    cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+                };
+                opt.set_lr(lr);
+                let loss = bce_dice_loss(&self.net.forward(&x, true), &y);
+                let lv = loss.double_value(&[]);
+                if !lv.is_finite() {
+                    return Err(bad_config(format!(
+                        "segmentation loss became {lv} at epoch {}",
+                        epoch + 1
+                    )));
+                }
+                opt.backward_step(&loss);
+                loss_sum += lv;
+                step += 1;
+            }
+            let valid_iou = if valid.is_empty() {
+                f64::NAN
+            } else {
+                self.input_iou(valid)
+            };
+            let e = SegEpoch {
+                epoch: epoch + 1,
+                loss: loss_sum / steps_per_epoch as f64,
+                valid_iou,
+                seconds: t0.elapsed().as_secs_f64(),
+            };
+            on_epoch(&e);
+            if !valid.is_empty() && best.as_ref().is_none_or(|b| valid_iou > b.0) {
+                let snapshot = self
+                    .vs
+                    .variables()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.detach().copy()))
+                    .collect();
+                best = Some((valid_iou, snapshot));
+            }
+            history.push(e);
+        }
+        if let Some((_, snapshot)) = best {
+            let vars = self.vs.variables();
+            tch::no_grad(|| {
+                for (k, v) in snapshot {
+                    if let Some(mut t) = vars.get(&k).map(|t| t.shallow_clone()) {
+                        t.copy_(&v);
+                    }
+                }
+            });
+        }
+        Ok(history)
+    }
+
+    /// Mean IoU of thresholded predictions against the pairs' masks, at the input size.
+    pub fn input_iou(&self, pairs: &[SegPair]) -> f64 {
+        let mut sum = 0.0;
+        for chunk in pairs.chunks(self.config.batch_size) {
+            let imgs: Vec<GrayImage> = chunk
+                .iter()
+                .map(|p| {
+                    let mut i = p.image.clone();
+                    standardize(&mut i);
+                    i
+                })
+                .collect();
+            let probs = self.probabilities(&imgs);
+            for (p, pair) in probs.iter().zip(chunk) {
+                let a = Mask::threshold(p, self.config.threshold as f32);
+                let b = Mask::threshold(&pair.mask, 0.5);
+                sum += a.iou(&b);
+            }
+        }
+        sum / pairs.len().max(1) as f64
+    }
+
+    /// Probability maps (input size) of standardised input-size images.
+    fn probabilities(&self, imgs: &[GrayImage]) -> Vec<GrayImage> {
+        let refs: Vec<&GrayImage> = imgs.iter().collect();
+        let x = crate::tensor::batch_to_tensor(&refs)
+            .expect("same-size inputs")
+            .to_device(self.vs.device());
+        let p = tch::no_grad(|| self.net.forward(&x, false).sigmoid())
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous();
+        let (w, h) = (imgs[0].width, imgs[0].height);
+        let flat: Vec<f32> = Vec::<f32>::try_from(p.view([-1])).expect("float tensor");
+        flat.chunks(w * h)
+            .map(|c| GrayImage::from_vec(w, h, c.to_vec()))
+            .collect()
+    }
+
+    /// The hand's probability at every pixel of `img` (same size as `img`).
+    pub fn probability(&self, img: &GrayImage) -> GrayImage {
+        let (w, h) = self.config.size();
+        let p = prepare(img, w, h);
+        let mut input = p.input;
+        standardize(&mut input);
+        let prob = self.probabilities(&[input]).remove(0);
+        p.letterbox.to_source(&prob)
+    }
+
+    /// The hand mask of `img` (same size): probability thresholded, largest component, small
+    /// holes filled.
+    pub fn mask(&self, img: &GrayImage) -> Mask {
+        Mask::threshold(&self.probability(img), self.config.threshold as f32)
+            .cleaned(self.config.max_hole_fraction)
+    }
+}
+
+fn stack(pairs: &[(GrayImage, GrayImage)], device: Device) -> (Tensor, Tensor) {
+    let imgs: Vec<&GrayImage> = pairs.iter().map(|p| &p.0).collect();
+    let masks: Vec<&GrayImage> = pairs.iter().map(|p| &p.1).collect();
+    (
+        crate::tensor::batch_to_tensor(&imgs)
+            .expect("same-size inputs")
+            .to_device(device),
+        crate::tensor::batch_to_tensor(&masks)
+            .expect("same-size masks")
+            .to_device(device),
+    )
+}
