@@ -190,7 +190,7 @@ impl Default for MaskLimits {
             max_area: 0.45,
             max_extent: 0.7,
             min_finger_lines: 0.1,
-            min_edge_contrast: 0.3,
+            min_edge_contrast: 0.2,
             min_agreement: 0.9,
             max_border_sides: 1,
             max_holes: 0.05,

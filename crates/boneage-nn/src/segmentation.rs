@@ -359,6 +359,29 @@ impl SegModel {
         Ok(m)
     }
 
+    /// A model from the bytes of its `segmentation.json` and `model.safetensors` (a model
+    /// built into a binary). The weights pass through a private temporary file, which libtorch
+    /// needs to read safetensors.
+    pub fn from_bytes(
+        config_json: &str,
+        weights: &[u8],
+        device: Device,
+    ) -> Result<SegModel, TrainError> {
+        let config: SegConfig = serde_json::from_str(config_json)
+            .map_err(|e| bad_config(format!("built-in segmentation config: {e}")))?;
+        let mut m = SegModel::new(&config, device)?;
+        let tmp = std::env::temp_dir().join(format!(
+            "boneage-seg-{}-{:?}.safetensors",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::write(&tmp, weights).map_err(|e| TrainError::Io(tmp.clone(), e.to_string()))?;
+        let loaded = m.vs.load(&tmp);
+        let _ = std::fs::remove_file(&tmp);
+        loaded.map_err(|e| TrainError::Io(tmp, e.to_string()))?;
+        Ok(m)
+    }
+
     /// Writes `segmentation.json` and `model.safetensors` into `dir` (atomically each).
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
         std::fs::create_dir_all(dir)

@@ -99,6 +99,13 @@ fn tiny_unet_learns_phantom_masks() {
 }
 
 #[test]
+fn shipped_segmentation_config_is_the_default() {
+    let p =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/segmentation.json");
+    assert_eq!(SegConfig::read(&p).unwrap(), SegConfig::default());
+}
+
+#[test]
 fn bad_segmentation_configs_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("seg.json");

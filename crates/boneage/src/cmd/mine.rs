@@ -70,7 +70,8 @@ pub struct MineArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value = "cpu")]
+    /// cpu, cuda, cuda:N or auto (a GPU when libtorch sees one).
+    #[arg(long, default_value = "auto")]
     pub device: String,
 }
 

@@ -63,7 +63,8 @@ pub struct SegmentArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub jobs: Option<usize>,
-    #[arg(long, default_value = "cpu")]
+    /// cpu, cuda, cuda:N or auto (a GPU when libtorch sees one).
+    #[arg(long, default_value = "auto")]
     pub device: String,
 }
 
@@ -143,8 +144,8 @@ pub fn stem(p: &Path) -> String {
 
 /// Reads a mask PNG (any grey or colour depth; hand where the value is at least one half).
 pub fn read_mask(path: &Path) -> anyhow::Result<Mask> {
-    let r =
-        read_radiograph(path).with_context(|| format!("{}: cannot read mask", path.display()))?;
+    // The reader's error already names the file and the cause.
+    let r = read_radiograph(path).map_err(|e| anyhow::anyhow!("cannot read mask: {e}"))?;
     Ok(Mask::threshold(&r.image, 0.5))
 }
 
@@ -200,6 +201,12 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         None
     } else {
         let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+        if args.model.is_none() {
+            eprintln!(
+                "segment: {}",
+                crate::cmd::default_model::SEGMENTATION_ORIGIN
+            );
+        }
         Some(load_model(args.model.as_deref(), device)?)
     };
     for sub in ["masks", "images"] {
