@@ -200,6 +200,10 @@ fn untrained_heads_start_at_the_training_distribution() {
     let mean = boneage_core::stats::mean(&ages);
     for head in [Head::Regression, Head::Classification] {
         let cfg = tiny(head, 1);
+        // Seeded: the untrained features (BatchNorm still at its initial statistics) feed the
+        // output through weights scaled by 0.1, and an unlucky draw moved the mean by >10%
+        // about one run in three.
+        tch::manual_seed(11);
         let mut m = boneage_nn::training::Model::new(&cfg.model, Device::Cpu, true).unwrap();
         m.init_output_prior(&ages);
         let loader = boneage_nn::data::Loader::new(&tr, 32, 32, cfg.data.clone(), 0);
