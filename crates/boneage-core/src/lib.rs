@@ -6,6 +6,7 @@
 //! Greulich-Pyle/Brush reference with development stages ([`reference`]).
 
 pub mod dataset;
+pub mod keypoints;
 pub mod labels;
 pub mod metrics;
 pub mod reference;

@@ -7,6 +7,7 @@
 //! - [`morphology`]: dilation, erosion, opening, closing with a disc.
 //! - [`mask`]: binary hand masks and the plausibility score positive mining filters with.
 //! - [`segment`]: the classical (bootstrap) hand mask.
+//! - [`registration`]: the similarity into the canonical frame and the regions A, B, C.
 //!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
@@ -20,6 +21,7 @@ pub mod io;
 pub mod mask;
 pub mod morphology;
 pub mod quality;
+pub mod registration;
 pub mod segment;
 pub mod spatial;
 pub mod threshold;

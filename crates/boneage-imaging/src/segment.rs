@@ -258,3 +258,19 @@ fn air_level(h: &[u64; crate::threshold::BINS]) -> Option<(f32, f32)> {
     let sd = ((mode - k).max(1)) as f32 / (n - 1) as f32;
     Some((mode as f32 / (n - 1) as f32, sd))
 }
+
+/// The hand as the later steps see it: the grey scale turned back if it looks inverted, CLAHE
+/// over the whole radiograph (16-bit precision), and black outside `mask`.
+pub fn hand_image(img: &GrayImage, mask: &Mask, cfg: &crate::clahe::ClaheConfig) -> GrayImage {
+    let eq = if looks_inverted(img) {
+        let inv = GrayImage::from_vec(
+            img.width,
+            img.height,
+            img.data.iter().map(|v| 1.0 - v).collect(),
+        );
+        crate::clahe::clahe(&inv, cfg, true)
+    } else {
+        crate::clahe::clahe(img, cfg, true)
+    };
+    mask.apply(&eq, 0.0)
+}

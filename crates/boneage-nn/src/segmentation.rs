@@ -7,6 +7,7 @@
 //! A segmentation model folder holds `segmentation.json` (the [`SegConfig`]) and
 //! `model.safetensors`.
 
+use crate::keypoints::{restore, snapshot};
 use crate::training::{save_atomic, write_json, TrainError};
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
@@ -146,7 +147,8 @@ pub struct Letterbox {
 }
 
 impl Letterbox {
-    fn new(src_w: usize, src_h: usize, in_w: usize, in_h: usize) -> Letterbox {
+    /// Where a `src_w x src_h` image goes in an `in_w x in_h` input (centred, aspect kept).
+    pub fn new(src_w: usize, src_h: usize, in_w: usize, in_h: usize) -> Letterbox {
         let s = (in_w as f64 / src_w as f64).min(in_h as f64 / src_h as f64);
         let width = ((src_w as f64 * s).round() as usize).clamp(1, in_w);
         let height = ((src_h as f64 * s).round() as usize).clamp(1, in_h);
@@ -161,7 +163,7 @@ impl Letterbox {
     }
 
     /// Places `img` (source size) into an `in_w x in_h` canvas filled with `fill`.
-    fn place(&self, img: &GrayImage, in_w: usize, in_h: usize, fill: f32) -> GrayImage {
+    pub fn place(&self, img: &GrayImage, in_w: usize, in_h: usize, fill: f32) -> GrayImage {
         let small = img.resize(self.width, self.height);
         let mut out = GrayImage::new(in_w, in_h, fill);
         for y in 0..self.height {
@@ -170,6 +172,18 @@ impl Letterbox {
                 .copy_from_slice(&small.data[y * self.width..(y + 1) * self.width]);
         }
         out
+    }
+
+    /// The map from source pixels to input pixels (pixel centres at integers).
+    pub fn source_to_input(&self) -> Affine {
+        let sx = self.width as f64 / self.source_width as f64;
+        let sy = self.height as f64 / self.source_height as f64;
+        Affine {
+            m: [
+                [sx, 0.0, self.x0 as f64 + 0.5 * sx - 0.5],
+                [0.0, sy, self.y0 as f64 + 0.5 * sy - 0.5],
+            ],
+        }
     }
 
     /// Cuts the image's part out of an input-sized map and resamples it to the source size.
@@ -303,6 +317,36 @@ impl SegPair {
     }
 }
 
+/// Learning rate at `step`: linear warm-up over the first epoch, then cosine decay from `peak`
+/// to 5% of it at the last step.
+pub(crate) fn warm_cosine(peak: f64, step: usize, steps_per_epoch: usize, total: usize) -> f64 {
+    let warm = steps_per_epoch as f64;
+    if (step as f64) < warm {
+        peak * (step + 1) as f64 / warm
+    } else {
+        let p = (step as f64 - warm) / (total as f64 - warm).max(1.0);
+        peak * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
+    }
+}
+
+/// Loads safetensors bytes into a var store through a private temporary file (libtorch reads
+/// safetensors from files only).
+pub(crate) fn load_weights_from_bytes(
+    vs: &mut nn::VarStore,
+    weights: &[u8],
+    what: &str,
+) -> Result<(), TrainError> {
+    let tmp = std::env::temp_dir().join(format!(
+        "boneage-{what}-{}-{:?}.safetensors",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&tmp, weights).map_err(|e| TrainError::Io(tmp.clone(), e.to_string()))?;
+    let loaded = vs.load(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    loaded.map_err(|e| TrainError::Io(tmp, e.to_string()))
+}
+
 fn bad_config(msg: impl Into<String>) -> TrainError {
     TrainError::Config(ConfigError(msg.into()))
 }
@@ -370,15 +414,7 @@ impl SegModel {
         let config: SegConfig = serde_json::from_str(config_json)
             .map_err(|e| bad_config(format!("built-in segmentation config: {e}")))?;
         let mut m = SegModel::new(&config, device)?;
-        let tmp = std::env::temp_dir().join(format!(
-            "boneage-seg-{}-{:?}.safetensors",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        std::fs::write(&tmp, weights).map_err(|e| TrainError::Io(tmp.clone(), e.to_string()))?;
-        let loaded = m.vs.load(&tmp);
-        let _ = std::fs::remove_file(&tmp);
-        loaded.map_err(|e| TrainError::Io(tmp, e.to_string()))?;
+        load_weights_from_bytes(&mut m.vs, weights, "segmentation")?;
         Ok(m)
     }
 
@@ -409,7 +445,7 @@ impl SegModel {
         }
         .build(&self.vs, cfg.lr)?;
         let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
-        let total = (steps_per_epoch * cfg.epochs) as f64;
+        let total = steps_per_epoch * cfg.epochs;
         let mut step = 0usize;
         let mut history = Vec::new();
         let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
@@ -433,15 +469,7 @@ impl SegModel {
                     })
                     .collect();
                 let (x, y) = stack(&pairs, device);
-                // Cosine decay from the peak to 5% over all steps, one epoch of warm-up.
-                let warm = steps_per_epoch as f64;
-                let lr = if (step as f64) < warm {
-                    cfg.lr * (step + 1) as f64 / warm
-                } else {
-                    let p = (step as f64 - warm) / (total - warm).max(1.0);
-                    cfg.lr * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
-                };
-                opt.set_lr(lr);
+                opt.set_lr(warm_cosine(cfg.lr, step, steps_per_epoch, total));
                 let loss = bce_dice_loss(&self.net.forward(&x, true), &y);
                 let lv = loss.double_value(&[]);
                 if !lv.is_finite() {
@@ -467,25 +495,12 @@ impl SegModel {
             };
             on_epoch(&e);
             if !valid.is_empty() && best.as_ref().is_none_or(|b| valid_iou > b.0) {
-                let snapshot = self
-                    .vs
-                    .variables()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.detach().copy()))
-                    .collect();
-                best = Some((valid_iou, snapshot));
+                best = Some((valid_iou, snapshot(&self.vs)));
             }
             history.push(e);
         }
-        if let Some((_, snapshot)) = best {
-            let vars = self.vs.variables();
-            tch::no_grad(|| {
-                for (k, v) in snapshot {
-                    if let Some(mut t) = vars.get(&k).map(|t| t.shallow_clone()) {
-                        t.copy_(&v);
-                    }
-                }
-            });
+        if let Some((_, snap)) = best {
+            restore(&self.vs, snap);
         }
         Ok(history)
     }

@@ -105,6 +105,9 @@ impl TrainConfig {
         if self.epochs == 0 {
             return bad("epochs must be >= 1");
         }
+        if self.model.head == Head::Keypoints {
+            return bad("model.head \"keypoints\" is for the keypoint net, not an age model");
+        }
         if self.batch_size == 0 {
             return bad("batch_size must be >= 1");
         }
@@ -229,6 +232,12 @@ impl Model {
         device: Device,
         channels_last: bool,
     ) -> Result<Model, ConfigError> {
+        if config.head == Head::Keypoints {
+            return Err(ConfigError(
+                "head \"keypoints\" is the keypoint net's (boneage keypoints), not an age head"
+                    .into(),
+            ));
+        }
         let vs = nn::VarStore::new(device);
         let net = config.init(&vs.root())?;
         let channels_last = channels_last && device == Device::Cpu;
@@ -262,6 +271,7 @@ impl Model {
                     (p / (1.0 - p)).ln() as f32
                 })
                 .collect(),
+            Head::Keypoints => unreachable!("keypoint heads are refused by Model::new"),
         };
         self.net.set_output_prior(&bias, 0.1);
     }
@@ -309,6 +319,7 @@ impl Model {
                 out.sigmoid()
                     .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
             }
+            Head::Keypoints => unreachable!("keypoint heads are refused by Model::new"),
         }
     }
 
@@ -326,6 +337,7 @@ impl Model {
                 None,
                 tch::Reduction::Mean,
             ),
+            Head::Keypoints => unreachable!("keypoint heads are refused by Model::new"),
         }
     }
 

@@ -21,6 +21,9 @@ pub enum Head {
     Regression,
     /// [`boneage_core::labels::BINS`] outputs: cumulative one-month bins.
     Classification,
+    /// Six outputs: the three keypoints `(x, y)` as fractions of the input's width and height
+    /// (the keypoint net, [`crate::keypoints`]; not an age head).
+    Keypoints,
 }
 
 impl Head {
@@ -28,6 +31,7 @@ impl Head {
         match self {
             Head::Regression => 1,
             Head::Classification => boneage_core::labels::BINS as i64,
+            Head::Keypoints => 6,
         }
     }
 }

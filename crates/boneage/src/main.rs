@@ -47,6 +47,12 @@ enum Command {
     /// Train the segmentation U-Net by positive mining (labelled masks + mined predictions).
     #[cfg(feature = "torch")]
     Mine(cmd::mine::MineArgs),
+    /// Train the keypoint net (middle finger tip, thumb tip, capitate) on images with keypoints.
+    #[cfg(feature = "torch")]
+    Keypoints(cmd::keypoints::KeypointsArgs),
+    /// Register radiographs into the canonical frame and cut regions A, B, C.
+    #[cfg(feature = "torch")]
+    Register(cmd::register::RegisterArgs),
     /// Show the tensor engine (libtorch) this build uses and the devices it sees.
     #[cfg(feature = "torch")]
     Engine,
@@ -70,6 +76,10 @@ fn main() {
         Command::Segment(args) => cmd::segment::run(args),
         #[cfg(feature = "torch")]
         Command::Mine(args) => cmd::mine::run(args),
+        #[cfg(feature = "torch")]
+        Command::Keypoints(args) => cmd::keypoints::run(args),
+        #[cfg(feature = "torch")]
+        Command::Register(args) => cmd::register::run(args),
         #[cfg(feature = "torch")]
         Command::Engine => cmd::engine::run(),
     };

@@ -1,5 +1,6 @@
 //! The default models built into the binary (small enough for the repository). They are
-//! rebuilt by `scripts/build-segmentation-model.sh`, which writes `models/segmentation/`.
+//! rebuilt by `scripts/build-segmentation-model.sh` (`models/segmentation/`) and
+//! `scripts/build-keypoint-model.sh` (`models/keypoints/`).
 
 use boneage_nn::segmentation::SegModel;
 use boneage_nn::Device;
@@ -11,6 +12,17 @@ const SEG_WEIGHTS: &[u8] = include_bytes!("../../../../models/segmentation/model
 pub const SEGMENTATION_ORIGIN: &str = "built-in segmentation model: U-Net trained on 600 \
     phantoms and 20 real RSNA radiographs mined from their bootstrap masks; a research tool, \
     not for clinical use";
+
+const KP_CONFIG: &str = include_str!("../../../../models/keypoints/keypoints.json");
+const KP_WEIGHTS: &[u8] = include_bytes!("../../../../models/keypoints/model.safetensors");
+
+/// The default keypoint model: trained on phantoms only (see
+/// `scripts/build-keypoint-model.sh`).
+pub fn keypoints(device: Device) -> anyhow::Result<boneage_nn::keypoints::KeypointModel> {
+    Ok(boneage_nn::keypoints::KeypointModel::from_bytes(
+        KP_CONFIG, KP_WEIGHTS, device,
+    )?)
+}
 
 /// The default segmentation model.
 pub fn segmentation(device: Device) -> anyhow::Result<SegModel> {

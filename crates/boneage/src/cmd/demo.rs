@@ -119,6 +119,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let name = match head {
             Head::Regression => "regression",
             Head::Classification => "classification",
+            Head::Keypoints => unreachable!("the demo trains age heads"),
         };
         let run_dir = args.out.join("runs").join(name);
         let cfg = demo_config(head, args.epochs, args.batch_size, args.seed);

@@ -12,10 +12,14 @@ pub mod engine;
 pub mod evaluate;
 pub mod inspect;
 #[cfg(feature = "torch")]
+pub mod keypoints;
+#[cfg(feature = "torch")]
 pub mod mine;
 pub mod phantom;
 #[cfg(feature = "torch")]
 pub mod predict;
+#[cfg(feature = "torch")]
+pub mod register;
 #[cfg(feature = "torch")]
 pub mod segment;
 #[cfg(feature = "torch")]

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Writes `masks/<id>.png` (same size as the input, hand = 255), `images/<id>.png` (8-bit:
-//! CLAHE of the whole radiograph, then zero outside the mask), `segment.csv` (one row per image:
+//! the grey scale turned back if inverted, CLAHE of the whole radiograph, then zero outside the
+//! mask), `segment.csv` (one row per image:
 //! size, mask area, whether the grey scale was inverted, the plausibility check's verdict) and
 //! `contact.png` (outlines green when plausible, red with the reason when not).
 //!
@@ -17,10 +18,10 @@
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
-use boneage_imaging::clahe::{clahe, ClaheConfig};
+use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::io::{write_atomic, write_png_gray8};
 use boneage_imaging::mask::{MaskLimits, MaskScore};
-use boneage_imaging::segment::bootstrap_mask;
+use boneage_imaging::segment::{bootstrap_mask, hand_image};
 use boneage_imaging::{read_radiograph, GrayImage, Mask};
 use boneage_nn::segmentation::SegModel;
 use boneage_nn::DeviceChoice;
@@ -369,10 +370,9 @@ fn finish(
     let problems = score.problems(limits);
     let wrap = |e: anyhow::Error| format!("{e:#}");
     write_mask(&out.join("masks").join(format!("{id}.png")), &mask).map_err(wrap)?;
-    let eq = clahe(img, cl, true);
     write_png_gray8(
         &out.join("images").join(format!("{id}.png")),
-        &mask.apply(&eq, 0.0),
+        &hand_image(img, &mask, cl),
     )
     .map_err(|e| e.to_string())?;
     let (tw, th) = img.fit_within(200, 200);

@@ -1,0 +1,328 @@
+//! `boneage register`: every radiograph into the seed's canonical frame, and its regions.
+//!
+//! ```text
+//! boneage register [--model KEYPOINT_MODEL] [--segmentation SEG_MODEL] --out DIR
+//!                  [--data DATASET] [IMAGE|FOLDER ...]
+//! ```
+//!
+//! Radiograph → hand mask (U-Net) → grey scale turned back if inverted, CLAHE, black outside
+//! the hand → the three keypoints (keypoint net) → least-squares similarity onto the canonical
+//! keypoints (1600x2080 frame; see `boneage_imaging::registration`) → writes
+//!
+//! - `registered/<id>.png`: the hand in the canonical frame (1600x2080, 8-bit);
+//! - `regions/A|B|C/<id>.png`: whole hand 375x500, carpals 256x256, metacarpals + proximal
+//!   phalanges 320x256, each cut straight from the source (one resampling);
+//! - `<id>.json`: `keypoints` (three `[x, y]` in source pixels: middle tip, thumb tip,
+//!   capitate), `affine` (the 2x3 matrix from source to canonical pixels), the scale and
+//!   rotation it implies, the source and the models used;
+//! - `contact.png`: the registered hands side by side with the canonical keypoints (yellow) and
+//!   the regions A (green), B (red), C (blue) marked.
+//!
+//! The output folder is a cache: an image whose `<id>.json` names the same source (size and
+//! modification time) and the same models is not done again. With `--data`, each
+//! `regions/<R>/` also gets the dataset's label table as `labels.csv`, so
+//! `boneage train --data DIR/regions/A` trains on the registered regions.
+
+use crate::cmd::segment::{collect_inputs, load_model, Input};
+use crate::progress;
+use crate::sheet::{self, Tile};
+use anyhow::{bail, Context};
+use boneage_imaging::clahe::ClaheConfig;
+use boneage_imaging::io::{write_atomic, write_png_gray8};
+use boneage_imaging::registration::{to_canonical, warp_to_canonical, Region, CANONICAL_KEYPOINTS};
+use boneage_imaging::segment::hand_image;
+use boneage_imaging::{read_radiograph, GrayImage, Mask};
+use boneage_nn::keypoints::KeypointModel;
+use boneage_nn::DeviceChoice;
+use clap::Args;
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct RegisterArgs {
+    /// Keypoint model folder (keypoints.json + model.safetensors). Default: built in.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Segmentation model folder. Default: built in.
+    #[arg(long)]
+    pub segmentation: Option<PathBuf>,
+    /// Output folder (also the cache).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A dataset (label table or folder with one) whose images to register.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Radiographs (PNG, JPEG, DICOM) or folders of them.
+    pub images: Vec<PathBuf>,
+    /// Go on past unreadable images (listed on stderr; exit status 1).
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Worker threads for decoding, warping and writing (default: all cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+/// What `<id>.json` holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Record {
+    id: String,
+    source: String,
+    source_width: usize,
+    source_height: usize,
+    source_modified: u64,
+    keypoints: [[f64; 2]; 3],
+    affine: [[f64; 3]; 2],
+    scale: f64,
+    rotation_deg: f64,
+    models: String,
+}
+
+/// Seconds since the epoch of a file's modification (0 when unknown).
+fn modified(p: &Path) -> u64 {
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
+    let inputs = collect_inputs(&args.images, args.data.as_deref())?;
+    if inputs.is_empty() {
+        bail!("nothing to register: give images, folders or --data");
+    }
+    let pool = {
+        let mut b = rayon::ThreadPoolBuilder::new();
+        if let Some(j) = args.jobs {
+            b = b.num_threads(j.max(1));
+        }
+        b.build()?
+    };
+    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+    let seg = load_model(args.segmentation.as_deref(), device)?;
+    let kp = match &args.model {
+        Some(d) => KeypointModel::load(d, device)?,
+        None => crate::cmd::default_model::keypoints(device)?,
+    };
+    let models = format!(
+        "segmentation={} keypoints={}",
+        args.segmentation
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in".into()),
+        args.model
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in".into())
+    );
+    if args.segmentation.is_none() || args.model.is_none() {
+        eprintln!("register: built-in models trained on phantoms (and 20 real radiographs for segmentation); not for clinical use");
+    }
+    let out = &args.out;
+    for sub in ["registered", "regions/A", "regions/B", "regions/C"] {
+        std::fs::create_dir_all(out.join(sub))
+            .with_context(|| format!("{}: cannot create", out.join(sub).display()))?;
+    }
+    let cl = ClaheConfig::default();
+    let bar = progress::bar(inputs.len() as u64, "register");
+    let (mut done, mut cached, mut failed) = (0usize, 0usize, 0usize);
+    let mut thumbs: Vec<(String, GrayImage)> = Vec::new();
+    let chunk = pool.current_num_threads().max(1) * 2;
+    for part in inputs.chunks(chunk) {
+        // Cached images are skipped; the rest decoded in parallel.
+        let todo: Vec<&Input> = part
+            .iter()
+            .filter(|i| {
+                let hit = is_cached(out, i, &models);
+                cached += hit as usize;
+                !hit
+            })
+            .collect();
+        let decoded: Vec<Result<GrayImage, String>> = pool.install(|| {
+            todo.par_iter()
+                .map(|i| {
+                    read_radiograph(&i.path)
+                        .map(|r| r.image)
+                        .map_err(|e| e.to_string())
+                })
+                .collect()
+        });
+        // The nets run one image at a time (libtorch uses the cores).
+        let prepared: Vec<Result<(GrayImage, [[f64; 2]; 3]), String>> = decoded
+            .into_iter()
+            .map(|d| {
+                d.map(|img| {
+                    let mask: Mask = seg.mask(&img);
+                    let hand = pool.install(|| hand_image(&img, &mask, &cl));
+                    let points = kp.predict(&hand);
+                    (hand, points)
+                })
+            })
+            .collect();
+        let results: Vec<Result<Option<GrayImage>, String>> = pool.install(|| {
+            todo.par_iter()
+                .zip(prepared)
+                .map(|(input, p)| {
+                    let (hand, points) = p?;
+                    write_outputs(out, input, &hand, &points, &models).map_err(|e| format!("{e:#}"))
+                })
+                .collect()
+        });
+        for (input, r) in todo.iter().zip(results) {
+            match r {
+                Ok(thumb) => {
+                    done += 1;
+                    if let Some(t) = thumb {
+                        if thumbs.len() < 200 {
+                            thumbs.push((input.id.clone(), t));
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    if !args.keep_going {
+                        bar.finish_and_clear();
+                        bail!("{e} (use --keep-going to go on past bad images)");
+                    }
+                    bar.suspend(|| eprintln!("warning: {e}"));
+                }
+            }
+        }
+        bar.inc(part.len() as u64);
+    }
+    bar.finish_and_clear();
+    if !thumbs.is_empty() {
+        write_contact(&out.join("contact.png"), &thumbs)?;
+    }
+    if let Some(d) = &args.data {
+        let ds = crate::cmd::data::open_dataset(d, None)?;
+        let bytes = std::fs::read(&ds.path)
+            .with_context(|| format!("{}: cannot read", ds.path.display()))?;
+        for r in Region::ALL {
+            let p = out.join("regions").join(r.name()).join("labels.csv");
+            write_atomic(&p, &bytes).with_context(|| format!("{}: cannot write", p.display()))?;
+        }
+    }
+    println!(
+        "registered {done} images into {} ({cached} already there{})",
+        out.display(),
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn is_cached(out: &Path, input: &Input, models: &str) -> bool {
+    let json = out.join(format!("{}.json", input.id));
+    let Ok(text) = std::fs::read_to_string(&json) else {
+        return false;
+    };
+    let Ok(rec) = serde_json::from_str::<Record>(&text) else {
+        return false;
+    };
+    let files_there = std::iter::once(out.join(format!("registered/{}.png", input.id)))
+        .chain(
+            Region::ALL
+                .iter()
+                .map(|r| out.join(format!("regions/{}/{}.png", r.name(), input.id))),
+        )
+        .all(|p| p.is_file());
+    files_there
+        && rec.source == input.path.display().to_string()
+        && rec.source_modified == modified(&input.path)
+        && rec.models == models
+}
+
+/// Writes the registered image, the regions and the record; returns a thumbnail of the
+/// registered hand.
+fn write_outputs(
+    out: &Path,
+    input: &Input,
+    hand: &GrayImage,
+    points: &[[f64; 2]; 3],
+    models: &str,
+) -> anyhow::Result<Option<GrayImage>> {
+    let id = &input.id;
+    let map = to_canonical(points).with_context(|| {
+        format!(
+            "{}: the keypoints found coincide, no registration possible",
+            input.path.display()
+        )
+    })?;
+    let registered = warp_to_canonical(hand, &map, 0.0);
+    write_png_gray8(&out.join(format!("registered/{id}.png")), &registered)?;
+    for r in Region::ALL {
+        write_png_gray8(
+            &out.join(format!("regions/{}/{id}.png", r.name())),
+            &r.cut(hand, &map, 0.0),
+        )?;
+    }
+    let (a, b) = (map.m[0][0], map.m[1][0]);
+    let rec = Record {
+        id: id.clone(),
+        source: input.path.display().to_string(),
+        source_width: hand.width,
+        source_height: hand.height,
+        source_modified: modified(&input.path),
+        keypoints: *points,
+        affine: map.m,
+        scale: (a * a + b * b).sqrt(),
+        rotation_deg: b.atan2(a).to_degrees(),
+        models: models.to_string(),
+    };
+    write_atomic(
+        &out.join(format!("{id}.json")),
+        (serde_json::to_string_pretty(&rec)? + "\n").as_bytes(),
+    )
+    .with_context(|| format!("{}: cannot write", out.display()))?;
+    let (tw, th) = registered.fit_within(160, 208);
+    Ok(Some(registered.resize(tw, th)))
+}
+
+const BLUE: [u8; 3] = [60, 140, 255];
+
+/// Registered hands side by side, the canonical keypoints and the three regions marked.
+fn write_contact(path: &Path, thumbs: &[(String, GrayImage)]) -> anyhow::Result<()> {
+    let tiles: Vec<Tile> = thumbs
+        .iter()
+        .map(|(id, t)| {
+            let mut tile = Tile::of(t, 208);
+            tile.source_size = (
+                boneage_imaging::registration::CANONICAL_WIDTH,
+                boneage_imaging::registration::CANONICAL_HEIGHT,
+            );
+            // Canonical keypoints as small yellow squares; regions A (green), B (red),
+            // C (blue).
+            tile.boxes = CANONICAL_KEYPOINTS
+                .iter()
+                .map(|k| {
+                    let (x, y) = (k[0] as usize, k[1] as usize);
+                    ([x - 25, y - 25, x + 25, y + 25], sheet::YELLOW)
+                })
+                .chain(
+                    Region::ALL
+                        .iter()
+                        .zip([sheet::GREEN, sheet::RED, BLUE])
+                        .map(|(r, c)| {
+                            let b = r.canonical_box();
+                            let b = [b[0], b[1], b[2] - 1.0, b[3] - 1.0].map(|v| v as usize);
+                            (b, c)
+                        }),
+                )
+                .collect();
+            tile.caption = id.clone();
+            tile
+        })
+        .collect();
+    sheet::write_sheet(path, &tiles, 208, 10)
+}
