@@ -12,6 +12,7 @@
 //! A keypoint model folder holds `keypoints.json` (the [`KeypointConfig`]) and
 //! `model.safetensors`.
 
+use crate::fit::{self, Fit};
 use crate::segmentation::Letterbox;
 use crate::training::{save_atomic, write_json, TrainError};
 use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
@@ -23,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 pub use boneage_core::keypoints::Keypoints;
 
@@ -306,32 +307,26 @@ impl KeypointModel {
             }
         }
         self.net.set_output_prior(&prior, 0.1);
-        let mut opt = nn::AdamW {
-            wd: cfg.weight_decay,
-            ..Default::default()
-        }
-        .build(&self.vs, cfg.lr)?;
-        let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
-        let total = steps_per_epoch * cfg.epochs;
+        let fit = Fit {
+            epochs: cfg.epochs,
+            batch_size: cfg.batch_size,
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            seed: cfg.seed,
+        };
         let device = self.vs.device();
         let mut history = Vec::new();
-        let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
-        let mut step = 0;
-        for epoch in 0..cfg.epochs {
-            let t0 = std::time::Instant::now();
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ ((epoch as u64) << 32));
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.gen_range(0..=i));
-            }
-            let mut loss_sum = 0.0;
-            for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        fit::run(
+            &self.vs,
+            &fit,
+            train.len(),
+            "keypoint",
+            &mut |chunk, epoch, b| {
                 let items: Vec<(GrayImage, Keypoints)> = chunk
                     .par_iter()
                     .map(|&i| {
-                        let mut r = ChaCha8Rng::seed_from_u64(
-                            cfg.seed ^ ((epoch as u64) << 40) ^ ((b as u64) << 20) ^ i as u64,
-                        );
+                        let mut r =
+                            ChaCha8Rng::seed_from_u64(fit::sample_seed(cfg.seed, epoch, b, i));
                         train[i].augmented(&cfg.augment, &mut r)
                     })
                     .collect();
@@ -350,45 +345,27 @@ impl KeypointModel {
                 let y = Tensor::from_slice(&target)
                     .view([items.len() as i64, 6])
                     .to_device(device);
-                opt.set_lr(crate::segmentation::warm_cosine(
-                    cfg.lr,
-                    step,
-                    steps_per_epoch,
-                    total,
-                ));
-                let out = self.forward(&x, true);
-                let loss = out.l1_loss(&y, tch::Reduction::Mean);
-                let lv = loss.double_value(&[]);
-                if !lv.is_finite() {
-                    return Err(bad_config(format!(
-                        "keypoint loss became {lv} at epoch {}",
-                        epoch + 1
-                    )));
+                self.forward(&x, true).l1_loss(&y, tch::Reduction::Mean)
+            },
+            &|| {
+                if valid.is_empty() {
+                    f64::NAN
+                } else {
+                    self.input_error(valid)
                 }
-                opt.backward_step(&loss);
-                loss_sum += lv;
-                step += 1;
-            }
-            let valid_error = if valid.is_empty() {
-                f64::NAN
-            } else {
-                self.input_error(valid)
-            };
-            let e = KeypointEpoch {
-                epoch: epoch + 1,
-                loss: loss_sum / steps_per_epoch as f64,
-                valid_error,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            on_epoch(&e);
-            if !valid.is_empty() && best.as_ref().is_none_or(|b| valid_error < b.0) {
-                best = Some((valid_error, snapshot(&self.vs)));
-            }
-            history.push(e);
-        }
-        if let Some((_, snap)) = best {
-            restore(&self.vs, snap);
-        }
+            },
+            false,
+            &mut |epoch, loss, valid_error, seconds| {
+                let e = KeypointEpoch {
+                    epoch,
+                    loss,
+                    valid_error,
+                    seconds,
+                };
+                on_epoch(&e);
+                history.push(e);
+            },
+        )?;
         Ok(history)
     }
 
@@ -495,24 +472,4 @@ pub fn mean_distance(a: &Keypoints, b: &Keypoints) -> f64 {
         .map(|k| ((a[k][0] - b[k][0]).powi(2) + (a[k][1] - b[k][1]).powi(2)).sqrt())
         .sum::<f64>()
         / 3.0
-}
-
-/// A detached copy of every variable.
-pub(crate) fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
-    vs.variables()
-        .into_iter()
-        .map(|(k, v)| (k, v.detach().copy()))
-        .collect()
-}
-
-/// Writes a snapshot back into the variables.
-pub(crate) fn restore(vs: &nn::VarStore, snap: Vec<(String, Tensor)>) {
-    let vars = vs.variables();
-    tch::no_grad(|| {
-        for (k, v) in snap {
-            if let Some(mut t) = vars.get(&k).map(|t| t.shallow_clone()) {
-                t.copy_(&v);
-            }
-        }
-    });
 }

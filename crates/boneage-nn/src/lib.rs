@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod engine;
+mod fit;
 pub mod keypoints;
 pub mod segmentation;
 pub mod tensor;

@@ -7,7 +7,7 @@
 //! A segmentation model folder holds `segmentation.json` (the [`SegConfig`]) and
 //! `model.safetensors`.
 
-use crate::keypoints::{restore, snapshot};
+use crate::fit::{self, Fit};
 use crate::training::{save_atomic, write_json, TrainError};
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
@@ -20,7 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 /// Augmentation of image/mask pairs (geometry applied to both).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,18 +317,6 @@ impl SegPair {
     }
 }
 
-/// Learning rate at `step`: linear warm-up over the first epoch, then cosine decay from `peak`
-/// to 5% of it at the last step.
-pub(crate) fn warm_cosine(peak: f64, step: usize, steps_per_epoch: usize, total: usize) -> f64 {
-    let warm = steps_per_epoch as f64;
-    if (step as f64) < warm {
-        peak * (step + 1) as f64 / warm
-    } else {
-        let p = (step as f64 - warm) / (total as f64 - warm).max(1.0);
-        peak * (0.05 + 0.95 * 0.5 * (1.0 + (std::f64::consts::PI * p).cos()))
-    }
-}
-
 /// Loads safetensors bytes into a var store through a private temporary file (libtorch reads
 /// safetensors from files only).
 pub(crate) fn load_weights_from_bytes(
@@ -439,69 +427,52 @@ impl SegModel {
             return Err(bad_config("no training masks"));
         }
         let cfg = self.config.clone();
-        let mut opt = nn::AdamW {
-            wd: cfg.weight_decay,
-            ..Default::default()
-        }
-        .build(&self.vs, cfg.lr)?;
-        let steps_per_epoch = train.len().div_ceil(cfg.batch_size);
-        let total = steps_per_epoch * cfg.epochs;
-        let mut step = 0usize;
-        let mut history = Vec::new();
-        let mut best: Option<(f64, Vec<(String, Tensor)>)> = None;
+        let fit = Fit {
+            epochs: cfg.epochs,
+            batch_size: cfg.batch_size,
+            lr: cfg.lr,
+            weight_decay: cfg.weight_decay,
+            seed: cfg.seed,
+        };
         let device = self.vs.device();
-        for epoch in 0..cfg.epochs {
-            let t0 = std::time::Instant::now();
-            let mut order: Vec<usize> = (0..train.len()).collect();
-            let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed ^ (epoch as u64) << 32);
-            for i in (1..order.len()).rev() {
-                order.swap(i, rng.gen_range(0..=i));
-            }
-            let mut loss_sum = 0.0;
-            for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        let net = &self.net;
+        let mut history = Vec::new();
+        fit::run(
+            &self.vs,
+            &fit,
+            train.len(),
+            "segmentation",
+            &mut |chunk, epoch, b| {
                 let pairs: Vec<(GrayImage, GrayImage)> = chunk
                     .par_iter()
                     .map(|&i| {
-                        let mut r = ChaCha8Rng::seed_from_u64(
-                            cfg.seed ^ ((epoch as u64) << 40) ^ ((b as u64) << 20) ^ i as u64,
-                        );
+                        let mut r =
+                            ChaCha8Rng::seed_from_u64(fit::sample_seed(cfg.seed, epoch, b, i));
                         train[i].augmented(&cfg.augment, &mut r)
                     })
                     .collect();
                 let (x, y) = stack(&pairs, device);
-                opt.set_lr(warm_cosine(cfg.lr, step, steps_per_epoch, total));
-                let loss = bce_dice_loss(&self.net.forward(&x, true), &y);
-                let lv = loss.double_value(&[]);
-                if !lv.is_finite() {
-                    return Err(bad_config(format!(
-                        "segmentation loss became {lv} at epoch {}",
-                        epoch + 1
-                    )));
+                bce_dice_loss(&net.forward(&x, true), &y)
+            },
+            &|| {
+                if valid.is_empty() {
+                    f64::NAN
+                } else {
+                    self.input_iou(valid)
                 }
-                opt.backward_step(&loss);
-                loss_sum += lv;
-                step += 1;
-            }
-            let valid_iou = if valid.is_empty() {
-                f64::NAN
-            } else {
-                self.input_iou(valid)
-            };
-            let e = SegEpoch {
-                epoch: epoch + 1,
-                loss: loss_sum / steps_per_epoch as f64,
-                valid_iou,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            on_epoch(&e);
-            if !valid.is_empty() && best.as_ref().is_none_or(|b| valid_iou > b.0) {
-                best = Some((valid_iou, snapshot(&self.vs)));
-            }
-            history.push(e);
-        }
-        if let Some((_, snap)) = best {
-            restore(&self.vs, snap);
-        }
+            },
+            true,
+            &mut |epoch, loss, valid_iou, seconds| {
+                let e = SegEpoch {
+                    epoch,
+                    loss,
+                    valid_iou,
+                    seconds,
+                };
+                on_epoch(&e);
+                history.push(e);
+            },
+        )?;
         Ok(history)
     }
 
