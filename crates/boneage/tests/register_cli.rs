@@ -3,26 +3,13 @@
 //! back nearly unchanged, the cache, region folders ready for training, the real samples, and
 //! clear errors.
 
+mod common;
+use common::{boneage, s, stderr};
+
 use boneage_imaging::{read_radiograph, GrayImage};
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn boneage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boneage"))
-        .args(args)
-        .output()
-        .expect("the boneage binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn record(out: &Path, id: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join(format!("{id}.json"))).unwrap()).unwrap()

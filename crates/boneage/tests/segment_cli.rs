@@ -1,25 +1,12 @@
 //! `boneage mine` and `boneage segment` end to end on tiny phantom sets (a tiny U-Net, a few
 //! epochs), hand corrections joining the next round, and clear errors on bad input.
 
+mod common;
+use common::{boneage, s, stderr};
+
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn boneage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boneage"))
-        .args(args)
-        .output()
-        .expect("the boneage binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn phantoms(dir: &Path, n: usize, seed: u64) -> PathBuf {
     let spec = DatasetSpec {

@@ -2,23 +2,14 @@
 //! labels, collimation and inverted images; one plausible hand without its marker on the real
 //! RSNA samples.
 
+mod common;
+use common::{boneage, s};
+
 use boneage_imaging::quality::{assess, QualityConfig};
 use boneage_imaging::{read_radiograph, GrayImage};
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn boneage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boneage"))
-        .args(args)
-        .output()
-        .expect("the boneage binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
@@ -57,8 +48,8 @@ fn default_model_on_held_out_phantoms() {
         s(&set.join("masks")),
         s(&set.join("images")),
     ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not for clinical use"));
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(common::stderr(&o).contains("not for clinical use"));
     let sum = summary(&out);
     let (mean, min) = (
         sum["iou_mean"].as_f64().unwrap(),
@@ -76,7 +67,7 @@ fn default_model_on_real_samples() {
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("seg");
     let o = boneage(&["segment", "--out", s(&out), s(&dir)]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", common::stderr(&o));
     let csv = std::fs::read_to_string(out.join("segment.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 20);

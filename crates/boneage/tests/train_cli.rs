@@ -1,26 +1,13 @@
 //! `boneage train`, `evaluate` and `predict` end to end on a tiny phantom set, and their
 //! errors on bad input.
 
+mod common;
+use common::{boneage, s, stderr};
+
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 use std::sync::OnceLock;
-
-fn boneage(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_boneage"))
-        .args(args)
-        .output()
-        .expect("the boneage binary runs")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A tiny phantom set shared by the tests of this file.
 fn phantoms() -> &'static PathBuf {
