@@ -232,8 +232,7 @@ pub struct KeypointModel {
 }
 
 impl KeypointModel {
-    /// A freshly initialised model whose output starts at `prior` (mean keypoints as fractions
-    /// of the input), when given.
+    /// A freshly initialised model (training starts its output at the mean keypoints).
     pub fn new(config: &KeypointConfig, device: Device) -> Result<KeypointModel, TrainError> {
         config.validate()?;
         tch::manual_seed(config.seed as i64);
