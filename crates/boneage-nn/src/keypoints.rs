@@ -13,8 +13,9 @@
 //! `model.safetensors`.
 
 use crate::fit::{self, Fit};
+use crate::folder;
 use crate::segmentation::Letterbox;
-use crate::training::{save_atomic, write_json, TrainError};
+use crate::training::TrainError;
 use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
 use boneage_imaging::intensity::{contrast, gamma, standardize};
 use boneage_imaging::spatial::{warp, Affine};
@@ -247,18 +248,10 @@ impl KeypointModel {
 
     /// Loads `keypoints.json` and `model.safetensors` from a model folder.
     pub fn load(dir: &Path, device: Device) -> Result<KeypointModel, TrainError> {
-        let cfg_path = dir.join("keypoints.json");
-        let weights = dir.join("model.safetensors");
-        if !cfg_path.is_file() || !weights.is_file() {
-            return Err(bad_config(format!(
-                "{}: not a keypoint model (needs keypoints.json and model.safetensors)",
-                dir.display()
-            )));
-        }
+        let (cfg_path, weights) = folder::files(dir, "keypoints.json", "keypoint")?;
         let config = KeypointConfig::read(&cfg_path)?;
         let mut m = KeypointModel::new(&config, device)?;
-        m.vs.load(&weights)
-            .map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
+        folder::load(&mut m.vs, &weights)?;
         Ok(m)
     }
 
@@ -272,16 +265,13 @@ impl KeypointModel {
         let config: KeypointConfig = serde_json::from_str(config_json)
             .map_err(|e| bad_config(format!("built-in keypoint config: {e}")))?;
         let mut m = KeypointModel::new(&config, device)?;
-        crate::segmentation::load_weights_from_bytes(&mut m.vs, weights, "keypoints")?;
+        folder::load_bytes(&mut m.vs, weights, "keypoints")?;
         Ok(m)
     }
 
     /// Writes `keypoints.json` and `model.safetensors` into `dir`.
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
-        write_json(&dir.join("keypoints.json"), &self.config)?;
-        save_atomic(&self.vs, &dir.join("model.safetensors"))
+        folder::save(dir, "keypoints.json", &self.config, &self.vs)
     }
 
     /// Trains for `config.epochs` epochs, keeping the epoch with the lowest validation error

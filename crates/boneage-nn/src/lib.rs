@@ -8,6 +8,7 @@
 pub mod data;
 pub mod engine;
 mod fit;
+pub mod folder;
 pub mod keypoints;
 pub mod segmentation;
 pub mod tensor;

@@ -8,7 +8,8 @@
 //! `model.safetensors`.
 
 use crate::fit::{self, Fit};
-use crate::training::{save_atomic, write_json, TrainError};
+use crate::folder;
+use crate::training::TrainError;
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
 use boneage_imaging::intensity::{contrast, gamma};
@@ -317,24 +318,6 @@ impl SegPair {
     }
 }
 
-/// Loads safetensors bytes into a var store through a private temporary file (libtorch reads
-/// safetensors from files only).
-pub(crate) fn load_weights_from_bytes(
-    vs: &mut nn::VarStore,
-    weights: &[u8],
-    what: &str,
-) -> Result<(), TrainError> {
-    let tmp = std::env::temp_dir().join(format!(
-        "boneage-{what}-{}-{:?}.safetensors",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::write(&tmp, weights).map_err(|e| TrainError::Io(tmp.clone(), e.to_string()))?;
-    let loaded = vs.load(&tmp);
-    let _ = std::fs::remove_file(&tmp);
-    loaded.map_err(|e| TrainError::Io(tmp, e.to_string()))
-}
-
 fn bad_config(msg: impl Into<String>) -> TrainError {
     TrainError::Config(ConfigError(msg.into()))
 }
@@ -376,18 +359,10 @@ impl SegModel {
 
     /// Loads `segmentation.json` and `model.safetensors` from a model folder.
     pub fn load(dir: &Path, device: Device) -> Result<SegModel, TrainError> {
-        let cfg_path = dir.join("segmentation.json");
-        let weights = dir.join("model.safetensors");
-        if !cfg_path.is_file() || !weights.is_file() {
-            return Err(bad_config(format!(
-                "{}: not a segmentation model (needs segmentation.json and model.safetensors)",
-                dir.display()
-            )));
-        }
+        let (cfg_path, weights) = folder::files(dir, "segmentation.json", "segmentation")?;
         let config = SegConfig::read(&cfg_path)?;
         let mut m = SegModel::new(&config, device)?;
-        m.vs.load(&weights)
-            .map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
+        folder::load(&mut m.vs, &weights)?;
         Ok(m)
     }
 
@@ -402,16 +377,13 @@ impl SegModel {
         let config: SegConfig = serde_json::from_str(config_json)
             .map_err(|e| bad_config(format!("built-in segmentation config: {e}")))?;
         let mut m = SegModel::new(&config, device)?;
-        load_weights_from_bytes(&mut m.vs, weights, "segmentation")?;
+        folder::load_bytes(&mut m.vs, weights, "segmentation")?;
         Ok(m)
     }
 
     /// Writes `segmentation.json` and `model.safetensors` into `dir` (atomically each).
     pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
-        write_json(&dir.join("segmentation.json"), &self.config)?;
-        save_atomic(&self.vs, &dir.join("model.safetensors"))
+        folder::save(dir, "segmentation.json", &self.config, &self.vs)
     }
 
     /// Trains on `train` for `config.epochs` epochs (continuing from the current weights),

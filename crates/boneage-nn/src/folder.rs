@@ -1,0 +1,64 @@
+//! Model folders: a JSON config file beside `model.safetensors`. The file handling shared by
+//! the segmentation and keypoint models (checking a folder, reading weights into a var store
+//! from a folder or from bytes built into a binary, saving both files).
+
+use crate::training::{save_atomic, write_json, TrainError};
+use crate::vgg::ConfigError;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use tch::nn;
+
+/// Name of the weights file in every model folder.
+pub const WEIGHTS: &str = "model.safetensors";
+
+/// The config and weights paths of a model folder, or an error saying what the folder lacks.
+pub(crate) fn files(
+    dir: &Path,
+    config: &str,
+    kind: &str,
+) -> Result<(PathBuf, PathBuf), TrainError> {
+    let (cfg, weights) = (dir.join(config), dir.join(WEIGHTS));
+    if !cfg.is_file() || !weights.is_file() {
+        return Err(TrainError::Config(ConfigError(format!(
+            "{}: not a {kind} model (needs {config} and {WEIGHTS})",
+            dir.display()
+        ))));
+    }
+    Ok((cfg, weights))
+}
+
+/// Loads a weights file into `vs`, naming the file in any error.
+pub(crate) fn load(vs: &mut nn::VarStore, weights: &Path) -> Result<(), TrainError> {
+    vs.load(weights)
+        .map_err(|e| TrainError::Io(weights.to_path_buf(), e.to_string()))
+}
+
+/// Loads safetensors bytes into a var store through a private temporary file (libtorch reads
+/// safetensors from files only).
+pub(crate) fn load_bytes(
+    vs: &mut nn::VarStore,
+    weights: &[u8],
+    kind: &str,
+) -> Result<(), TrainError> {
+    let tmp = std::env::temp_dir().join(format!(
+        "boneage-{kind}-{}-{:?}.safetensors",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::write(&tmp, weights).map_err(|e| TrainError::Io(tmp.clone(), e.to_string()))?;
+    let loaded = vs.load(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    loaded.map_err(|e| TrainError::Io(tmp, e.to_string()))
+}
+
+/// Writes `config` as `dir/<name>` and the weights as `dir/model.safetensors` (each atomically).
+pub(crate) fn save<C: Serialize>(
+    dir: &Path,
+    name: &str,
+    config: &C,
+    vs: &nn::VarStore,
+) -> Result<(), TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
+    write_json(&dir.join(name), config)?;
+    save_atomic(vs, &dir.join(WEIGHTS))
+}
