@@ -94,6 +94,7 @@ impl Default for KeypointConfig {
                 dense: 256,
                 dropout: 0.1,
                 head: Head::Keypoints,
+                ..VggConfig::default()
             },
             augment: KeypointAugment::default(),
             epochs: 30,

@@ -9,6 +9,7 @@ pub mod data;
 pub mod engine;
 mod fit;
 pub mod folder;
+pub mod inception;
 pub mod keypoints;
 pub mod segmentation;
 pub mod tensor;

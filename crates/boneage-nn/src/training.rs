@@ -18,7 +18,7 @@
 //! like a warm restart.
 
 use crate::data::{Batch, DataConfig, DataError, Loader};
-use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
+use crate::vgg::{AgeNet, ConfigError, Head, VggConfig};
 use boneage_core::labels::unscale_age;
 use boneage_core::Sample;
 use serde::{Deserialize, Serialize};
@@ -221,7 +221,7 @@ pub struct TrainSummary {
 /// A network with its var store and config, on a device.
 pub struct Model {
     pub vs: nn::VarStore,
-    pub net: Vgg,
+    pub net: AgeNet,
     pub config: VggConfig,
     pub channels_last: bool,
 }
@@ -239,7 +239,7 @@ impl Model {
             ));
         }
         let vs = nn::VarStore::new(device);
-        let net = config.init(&vs.root())?;
+        let net = config.init_net(&vs.root())?;
         let channels_last = channels_last && device == Device::Cpu;
         let m = Model {
             vs,
@@ -252,7 +252,7 @@ impl Model {
     }
 
     /// Starts the output layer at the training set's age distribution (see
-    /// [`Vgg::set_output_prior`]): the scaled mean age for regression, the logit of the share
+    /// [`crate::vgg::Vgg::set_output_prior`]): the scaled mean age for regression, the logit of the share
     /// of ages above each month for classification.
     pub fn init_output_prior(&mut self, ages: &[f64]) {
         let n = ages.len().max(1) as f64;

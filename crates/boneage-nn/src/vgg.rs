@@ -36,10 +36,30 @@ impl Head {
     }
 }
 
-/// Architecture of the VGG-style net. Defaults follow the seed's recipe, scaled for CPU.
+/// Which backbone an age net has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// The seed's VGG-style net (this module).
+    #[default]
+    Vgg,
+    /// The challenge winner's Inception-v3 ([`crate::inception`]), one input channel. The
+    /// VGG-only fields (`base_channels`, `max_channels`, `convs_per_block`, `batch_norm`,
+    /// `pooled_size`) are not used; `width` scales its channels.
+    InceptionV3,
+}
+
+/// Architecture of an age net (and of the keypoint net): the VGG-style net by default, or
+/// Inception-v3 with `"arch": "inception_v3"`. Defaults follow the seed's recipe, scaled for
+/// CPU.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VggConfig {
+    /// Backbone. Default `vgg`.
+    pub arch: Arch,
+    /// Inception-v3 only: every layer's channel count is multiplied by this (1.0 = the
+    /// published net, 2048 features; smaller for CPU tests). Default 1.0.
+    pub width: f64,
     /// Input height in pixels. Default 256.
     pub input_height: i64,
     /// Input width in pixels. Default 256.
@@ -69,6 +89,8 @@ pub struct VggConfig {
 impl Default for VggConfig {
     fn default() -> Self {
         VggConfig {
+            arch: Arch::Vgg,
+            width: 1.0,
             input_height: 256,
             input_width: 256,
             base_channels: 32,
@@ -93,6 +115,27 @@ impl VggConfig {
     /// Checks that the numbers describe a buildable network.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let e = |m: String| Err(ConfigError(m));
+        if self.arch == Arch::InceptionV3 {
+            if !(self.width > 0.0 && self.width <= 4.0) {
+                return e(format!("width {} must be in (0, 4]", self.width));
+            }
+            if self.input_height < 75 || self.input_width < 75 {
+                return e(format!(
+                    "input {}x{} is too small for Inception-v3 (needs >= 75 px)",
+                    self.input_width, self.input_height
+                ));
+            }
+            if self.input_height > 4096 || self.input_width > 4096 {
+                return e("input larger than 4096 px".into());
+            }
+            if self.sex_embedding < 0 || self.dense < 1 {
+                return e("dense must be >= 1, sex_embedding >= 0".into());
+            }
+            if !(0.0..1.0).contains(&self.dropout) {
+                return e(format!("dropout {} must be in [0, 1)", self.dropout));
+            }
+            return Ok(());
+        }
         if self.convs_per_block.is_empty() || self.convs_per_block.iter().any(|&c| c == 0) {
             return e("convs_per_block must list at least one block, each with >= 1 conv".into());
         }
@@ -120,9 +163,33 @@ impl VggConfig {
         Ok(())
     }
 
-    /// Builds the network's variables under `vs`.
+    /// Builds the age net of either backbone under `vs`.
+    pub fn init_net(&self, vs: &nn::Path) -> Result<AgeNet, ConfigError> {
+        match self.arch {
+            Arch::Vgg => Ok(AgeNet::Vgg(self.init(vs)?)),
+            Arch::InceptionV3 => {
+                self.validate()?;
+                Ok(AgeNet::Inception(crate::inception::InceptionV3::new(
+                    vs,
+                    self.width,
+                    self.sex_embedding,
+                    self.dense,
+                    self.head.outputs(),
+                    self.dropout,
+                )))
+            }
+        }
+    }
+
+    /// Builds the VGG-style network's variables under `vs`.
     pub fn init(&self, vs: &nn::Path) -> Result<Vgg, ConfigError> {
         self.validate()?;
+        if self.arch != Arch::Vgg {
+            return Err(ConfigError(format!(
+                "arch {:?} is not the VGG-style net this model needs",
+                self.arch
+            )));
+        }
         let mut features = nn::seq_t();
         let mut cin = 1;
         for (b, &convs) in self.convs_per_block.iter().enumerate() {
@@ -208,16 +275,47 @@ impl Vgg {
     /// distribution. With an L1 loss, Adam moves the output bias by about one learning rate per
     /// step; starting from the prior saves the hundreds of steps it would take to walk there.
     pub fn set_output_prior(&mut self, bias: &[f32], weight_scale: f64) {
-        tch::no_grad(|| {
-            if let Some(b) = self.out.bs.as_mut() {
-                assert_eq!(b.numel(), bias.len(), "one prior value per output");
-                let t = Tensor::from_slice(bias).to_device(b.device());
-                b.copy_(&t);
-            }
-            let scaled = &self.out.ws * weight_scale;
-            self.out.ws.copy_(&scaled);
-        });
+        set_prior(&mut self.out, bias, weight_scale);
     }
+}
+
+/// An age net of either backbone.
+#[derive(Debug)]
+pub enum AgeNet {
+    Vgg(Vgg),
+    Inception(crate::inception::InceptionV3),
+}
+
+impl AgeNet {
+    /// `forward(images [batch, 1, H, W], sex [batch, 1] (1 = male)) → [batch, outputs]`.
+    pub fn forward(&self, images: &Tensor, sex: &Tensor, train: bool) -> Tensor {
+        match self {
+            AgeNet::Vgg(n) => n.forward(images, sex, train),
+            AgeNet::Inception(n) => n.forward(images, sex, train),
+        }
+    }
+
+    /// See [`Vgg::set_output_prior`].
+    pub fn set_output_prior(&mut self, bias: &[f32], weight_scale: f64) {
+        let out = match self {
+            AgeNet::Vgg(n) => &mut n.out,
+            AgeNet::Inception(n) => &mut n.out,
+        };
+        set_prior(out, bias, weight_scale);
+    }
+}
+
+/// Output layer biases set to `bias`, weights scaled by `weight_scale`.
+fn set_prior(out: &mut nn::Linear, bias: &[f32], weight_scale: f64) {
+    tch::no_grad(|| {
+        if let Some(b) = out.bs.as_mut() {
+            assert_eq!(b.numel(), bias.len(), "one prior value per output");
+            let t = Tensor::from_slice(bias).to_device(b.device());
+            b.copy_(&t);
+        }
+        let scaled = &out.ws * weight_scale;
+        out.ws.copy_(&scaled);
+    });
 }
 
 /// Number of trainable parameters in a var store.
