@@ -339,11 +339,13 @@ impl Ctx {
                 }
                 .to_string()
             })?;
-            let mut r = boneage_imaging::read_radiograph(path).map_err(|e| e.to_string())?;
-            if self.cfg.fix_inverted && boneage_imaging::quality::looks_inverted(&r.image) {
-                r.image.data.iter_mut().for_each(|v| *v = 1.0 - *v);
-            }
-            Ok(Arc::new(fit_letterbox(&r.image, self.width, self.height)))
+            let r = boneage_imaging::read_radiograph(path).map_err(|e| e.to_string())?;
+            Ok(Arc::new(letterboxed(
+                r.image,
+                self.cfg.fix_inverted,
+                self.width,
+                self.height,
+            )))
         };
         if self.cfg.cache_decoded {
             let r = self.cache[i].get_or_init(|| {
@@ -406,6 +408,23 @@ impl Ctx {
         }
         Ok(b)
     }
+}
+
+/// A decoded image as the loader keeps it: grey scale turned back when `fix_inverted` and it
+/// looks inverted, then letterboxed to the network's input size.
+fn letterboxed(mut img: GrayImage, fix_inverted: bool, width: usize, height: usize) -> GrayImage {
+    if fix_inverted && boneage_imaging::quality::looks_inverted(&img) {
+        img.data.iter_mut().for_each(|v| *v = 1.0 - *v);
+    }
+    fit_letterbox(&img, width, height)
+}
+
+/// The network input the loader makes of an image without augmentation (as in evaluation and
+/// prediction): inversion fixed per `cfg`, letterboxed to `width x height`, standardized.
+pub fn network_input(img: GrayImage, cfg: &DataConfig, width: usize, height: usize) -> GrayImage {
+    let mut x = letterboxed(img, cfg.fix_inverted, width, height);
+    standardize(&mut x);
+    x
 }
 
 /// Shrinks an image to fit `width x height` keeping its aspect ratio, centred on air (0).

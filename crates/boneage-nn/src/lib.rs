@@ -5,6 +5,7 @@
 //! Only this crate (and the `boneage` binary's `torch` feature) needs libtorch; the rest of the
 //! workspace builds and tests without it.
 
+pub mod bundle;
 pub mod data;
 pub mod engine;
 mod fit;

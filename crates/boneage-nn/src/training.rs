@@ -21,6 +21,7 @@ use crate::data::{Batch, DataConfig, DataError, Loader};
 use crate::vgg::{AgeNet, ConfigError, Head, VggConfig};
 use boneage_core::labels::unscale_age;
 use boneage_core::Sample;
+use boneage_imaging::GrayImage;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -642,6 +643,61 @@ impl TrainedRun {
             model,
             split,
         })
+    }
+
+    /// A run from the bytes of its `config.json` and weights (a run inside a model bundle or
+    /// built into a binary); `name` names it in errors.
+    pub fn from_bytes(
+        name: &str,
+        config_json: &str,
+        weights: &[u8],
+        device: Device,
+    ) -> Result<TrainedRun, TrainError> {
+        let config: TrainConfig = serde_json::from_str(config_json)
+            .map_err(|e| TrainError::Config(ConfigError(format!("{name}: config.json: {e}"))))?;
+        config.validate()?;
+        let mut model = Model::new(&config.model, device, config.channels_last)?;
+        crate::folder::load_bytes(&mut model.vs, weights, "run")
+            .map_err(|e| TrainError::Config(ConfigError(format!("{name}: weights: {e}"))))?;
+        model.relayout();
+        Ok(TrainedRun {
+            dir: PathBuf::from(name),
+            config,
+            model,
+            split: None,
+        })
+    }
+
+    /// Ages (months) for images already made network inputs ([`crate::data::network_input`]),
+    /// all of one sex, in one batch.
+    pub fn predict_inputs(&self, inputs: &[GrayImage], male: bool) -> Vec<f64> {
+        if inputs.is_empty() {
+            return Vec::new();
+        }
+        let refs: Vec<&GrayImage> = inputs.iter().collect();
+        let device = self.model.vs.device();
+        let x = crate::tensor::batch_to_tensor(&refs)
+            .expect("inputs of one size")
+            .to_device(device);
+        let x = if self.model.channels_last {
+            crate::tensor::to_channels_last(&x)
+        } else {
+            x
+        };
+        let sex = Tensor::full(
+            [inputs.len() as i64, 1],
+            male as u8 as f64,
+            (Kind::Float, device),
+        );
+        let ages = tch::no_grad(|| {
+            self.model
+                .ages_from_output(&self.model.net.forward(&x, &sex, false))
+        });
+        Vec::<f32>::try_from(ages.to_device(Device::Cpu).to_kind(Kind::Float))
+            .unwrap_or_default()
+            .into_iter()
+            .map(f64::from)
+            .collect()
     }
 
     /// Predicts ages (months) for samples (images resolved), in order.

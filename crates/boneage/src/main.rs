@@ -38,7 +38,8 @@ enum Command {
     /// Evaluate a trained run on a labelled set: evaluation.json and an HTML report.
     #[cfg(feature = "torch")]
     Evaluate(cmd::evaluate::EvaluateArgs),
-    /// Predict the bone age of radiographs with a trained run.
+    /// Predict the bone age of radiographs: the full pipeline with a model bundle (default: the
+    /// built-in one), or one trained run.
     #[cfg(feature = "torch")]
     Predict(cmd::predict::PredictArgs),
     /// Hand masks of radiographs, and the masked, contrast-equalised images.
@@ -53,6 +54,10 @@ enum Command {
     /// Register radiographs into the canonical frame and cut regions A, B, C.
     #[cfg(feature = "torch")]
     Register(cmd::register::RegisterArgs),
+    /// Put trained region nets, segmentation and keypoint models into one model bundle, with
+    /// ensemble weights fitted on a registered validation set.
+    #[cfg(feature = "torch")]
+    Bundle(cmd::bundle::BundleArgs),
     /// Show the tensor engine (libtorch) this build uses and the devices it sees.
     #[cfg(feature = "torch")]
     Engine,
@@ -72,6 +77,8 @@ fn main() {
         Command::Evaluate(args) => cmd::evaluate::run(args),
         #[cfg(feature = "torch")]
         Command::Predict(args) => cmd::predict::run(args),
+        #[cfg(feature = "torch")]
+        Command::Bundle(args) => cmd::bundle::run(args),
         #[cfg(feature = "torch")]
         Command::Segment(args) => cmd::segment::run(args),
         #[cfg(feature = "torch")]

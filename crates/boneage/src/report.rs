@@ -57,6 +57,15 @@ impl Page {
 
     /// A table with a header row; cells are escaped.
     pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| r.iter().map(|c| esc(c)).collect())
+            .collect();
+        self.raw_table(header, &rows);
+    }
+
+    /// A table whose cells are HTML already (the caller escapes); the header is escaped.
+    pub fn raw_table(&mut self, header: &[&str], rows: &[Vec<String>]) {
         self.body.push_str("<table><thead><tr>");
         for h in header {
             let _ = write!(self.body, "<th>{}</th>", esc(h));
@@ -65,7 +74,7 @@ impl Page {
         for r in rows {
             self.body.push_str("<tr>");
             for c in r {
-                let _ = write!(self.body, "<td>{}</td>", esc(c));
+                let _ = write!(self.body, "<td>{c}</td>");
             }
             self.body.push_str("</tr>");
         }

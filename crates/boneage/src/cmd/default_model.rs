@@ -28,3 +28,35 @@ pub fn keypoints(device: Device) -> anyhow::Result<boneage_nn::keypoints::Keypoi
 pub fn segmentation(device: Device) -> anyhow::Result<SegModel> {
     Ok(SegModel::from_bytes(SEG_CONFIG, SEG_WEIGHTS, device)?)
 }
+
+/// The segmentation model's files, for putting it into a bundle.
+pub fn segmentation_files() -> boneage_nn::bundle::ModelFiles<'static> {
+    boneage_nn::bundle::ModelFiles {
+        config_name: "segmentation.json",
+        config: SEG_CONFIG.into(),
+        weights: SEG_WEIGHTS.into(),
+    }
+}
+
+/// The keypoint model's files, for putting it into a bundle.
+pub fn keypoint_files() -> boneage_nn::bundle::ModelFiles<'static> {
+    boneage_nn::bundle::ModelFiles {
+        config_name: "keypoints.json",
+        config: KP_CONFIG.into(),
+        weights: KP_WEIGHTS.into(),
+    }
+}
+
+include!(concat!(env!("OUT_DIR"), "/bundle_files.rs"));
+
+/// The default bundle (models/bundle/ when the binary was built), checked and loaded.
+pub fn bundle(device: Device) -> anyhow::Result<boneage_nn::bundle::Bundle> {
+    if BUNDLE_FILES.is_empty() {
+        anyhow::bail!(
+            "this boneage was built without a default model bundle: give --model BUNDLE, or \
+             make one with ./scripts/build-bundle.sh and rebuild"
+        );
+    }
+    let src = boneage_nn::bundle::Source::Embedded(BUNDLE_FILES);
+    Ok(boneage_nn::bundle::Bundle::open(&src, device)?)
+}

@@ -19,9 +19,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct EvaluateArgs {
-    /// Run folder written by `boneage train`.
+    /// Run folder written by `boneage train` (one net on the whole image).
+    #[arg(long, conflicts_with = "model")]
+    pub run: Option<PathBuf>,
+    /// Model bundle: the full pipeline from the raw radiographs, written as the seed's results
+    /// table (results.json, results.html). Default when no --run: the built-in bundle.
     #[arg(long)]
-    pub run: PathBuf,
+    pub model: Option<PathBuf>,
+    /// Views per region for test-time augmentation (bundles only; 1 = none).
+    #[arg(long, default_value_t = 1)]
+    pub tta: usize,
     /// Labelled data: a label table, or a folder with labels.csv and images/.
     #[arg(long)]
     pub data: PathBuf,
@@ -93,7 +100,7 @@ fn sex_color(s: Sex) -> RGBColor {
     }
 }
 
-fn row(name: &str, e: &ErrorSummary) -> Vec<String> {
+pub fn row(name: &str, e: &ErrorSummary) -> Vec<String> {
     vec![
         name.to_string(),
         e.n.to_string(),
@@ -105,7 +112,7 @@ fn row(name: &str, e: &ErrorSummary) -> Vec<String> {
     ]
 }
 
-const HEADER: [&str; 7] = [
+pub const HEADER: [&str; 7] = [
     "group",
     "n",
     "MAE (mo)",
@@ -131,6 +138,13 @@ fn report(
         run.config.model.input_height,
         data.display()
     ));
+    accuracy_sections(&mut page, cases, ev)?;
+    Ok(page)
+}
+
+/// The accuracy sections of a report: table by sex, predicted vs reference, Bland-Altman,
+/// error by age and by development stage.
+pub fn accuracy_sections(page: &mut Page, cases: &[Case], ev: &Evaluation) -> anyhow::Result<()> {
     page.h2("Accuracy");
     let mut rows = vec![row("all", &ev.overall)];
     rows.extend(ev.by_sex.iter().map(|(k, e)| row(k, e)));
@@ -269,12 +283,24 @@ fn report(
         .filter_map(|st| ev.by_stage.get(st.name()).map(|e| row(st.name(), e)))
         .collect();
     page.table(&HEADER, &rows);
-    Ok(page)
+    Ok(())
 }
 
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
-    let run = TrainedRun::load(&args.run, device)?;
+    let Some(run) = &args.run else {
+        let bundle = super::predict::load_bundle(args.model.as_deref(), device)?;
+        let r = super::results::bundle_results(
+            &bundle,
+            &args.data,
+            &args.out,
+            args.tta,
+            "Bone age results table",
+        )?;
+        r.print_summary(&args.out);
+        return Ok(());
+    };
+    let run = TrainedRun::load(run, device)?;
     let ev = evaluate(&run, &args.data, &args.out, "Bone age evaluation")?;
     println!(
         "n {}  MAE {:.2} months  RMSE {:.2}  within 12 months {:.1}%  (baseline MAE {:.2})",

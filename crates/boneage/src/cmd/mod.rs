@@ -1,5 +1,7 @@
 //! The subcommands, one module each.
 
+#[cfg(feature = "torch")]
+pub mod bundle;
 pub mod data;
 #[cfg(feature = "torch")]
 pub mod default_model;
@@ -20,6 +22,8 @@ pub mod phantom;
 pub mod predict;
 #[cfg(feature = "torch")]
 pub mod register;
+#[cfg(feature = "torch")]
+pub mod results;
 #[cfg(feature = "torch")]
 pub mod segment;
 #[cfg(feature = "torch")]

@@ -1,0 +1,217 @@
+//! `boneage bundle`: trained region nets, the segmentation and the keypoint model into one model
+//! bundle, with ensemble weights fitted on a registered validation set.
+//!
+//! ```text
+//! boneage bundle --member A:RUN_DIR [--member B:RUN_DIR ...] --valid REGISTERED_DIR --out BUNDLE
+//!                [--segmentation DIR] [--keypoints DIR] [--trained-on TEXT] [--phantom-only]
+//! ```
+//!
+//! Each member is a run folder of `boneage train` (its `config.json` and `best.safetensors`)
+//! and the region it was trained on; its name is the run folder's name. `--valid` is a folder
+//! written by `boneage register --data` (regions/<R>/ with labels.csv): every member predicts
+//! its region of those images, and the weights (≥ 0, summing to 1) that give the lowest MAE are
+//! kept — never worse on that set than the best single member.
+
+use anyhow::{bail, Context};
+use boneage_nn::bundle::{
+    fit_weights, region_of, write_bundle, BundleSpec, EnsembleInfo, Member, ModelFiles, TtaConfig,
+};
+use boneage_nn::training::TrainedRun;
+use boneage_nn::DeviceChoice;
+use clap::Args;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Args)]
+pub struct BundleArgs {
+    /// REGION:RUN_DIR — a trained run and the region (A, B or C) it reads. Repeat per member.
+    #[arg(long = "member", required = true)]
+    pub members: Vec<String>,
+    /// Registered validation set (`boneage register --data` output) for the ensemble weights.
+    #[arg(long)]
+    pub valid: PathBuf,
+    /// Bundle folder to write (replaced if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Segmentation model folder. Default: the built-in one.
+    #[arg(long)]
+    pub segmentation: Option<PathBuf>,
+    /// Keypoint model folder. Default: the built-in one.
+    #[arg(long)]
+    pub keypoints: Option<PathBuf>,
+    /// What the nets were trained on, in words (goes into the manifest).
+    #[arg(long, default_value = "not stated")]
+    pub trained_on: String,
+    /// Mark the bundle as trained on phantoms only (predictions say so).
+    #[arg(long)]
+    pub phantom_only: bool,
+    /// Start of the bundle id.
+    #[arg(long, default_value = "boneage")]
+    pub label: String,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+fn model_files<'a>(dir: &Path, config_name: &'a str) -> anyhow::Result<ModelFiles<'a>> {
+    let cfg = dir.join(config_name);
+    let w = dir.join(boneage_nn::folder::WEIGHTS);
+    Ok(ModelFiles {
+        config_name,
+        config: std::fs::read_to_string(&cfg)
+            .with_context(|| format!("{}: cannot read", cfg.display()))?
+            .into(),
+        weights: std::fs::read(&w)
+            .with_context(|| format!("{}: cannot read", w.display()))?
+            .into(),
+    })
+}
+
+pub fn run(args: BundleArgs) -> anyhow::Result<()> {
+    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+    let mut parsed = Vec::new();
+    for m in &args.members {
+        let Some((region, dir)) = m.split_once(':') else {
+            bail!("--member {m}: expected REGION:RUN_DIR (e.g. A:runs/A-regression)");
+        };
+        if region_of(region).is_none() {
+            bail!("--member {m}: region {region:?} is not A, B or C");
+        }
+        let dir = PathBuf::from(dir);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .with_context(|| format!("--member {m}: no run folder name"))?;
+        if parsed
+            .iter()
+            .any(|(_, n, _): &(String, String, PathBuf)| *n == name)
+        {
+            bail!("--member {m}: two members named {name} (run folders need distinct names)");
+        }
+        parsed.push((region.to_string(), name, dir));
+    }
+    // Validation predictions, aligned by id across members.
+    let mut truth: Option<(Vec<String>, Vec<f64>)> = None;
+    let mut preds = Vec::new();
+    let mut members = Vec::new();
+    let mut train_mean = None;
+    for (region, name, dir) in &parsed {
+        let run = TrainedRun::load(dir, device)?;
+        train_mean = train_mean.or(run.split.as_ref().map(|s| s.train_mean_months));
+        let data = args.valid.join("regions").join(region);
+        let ds = super::data::open_dataset(&data, Some(&data))
+            .with_context(|| format!("--valid {}: region {region}", args.valid.display()))?;
+        let p = run.predict(&ds.samples)?;
+        let by_id: HashMap<&str, f64> = ds
+            .samples
+            .iter()
+            .map(|s| s.id.as_str())
+            .zip(p.iter().copied())
+            .collect();
+        let (ids, t) = truth
+            .get_or_insert_with(|| (ds.samples.iter().map(|s| s.id.clone()).collect(), ds.ages()));
+        let aligned: Option<Vec<f64>> = ids
+            .iter()
+            .map(|id| by_id.get(id.as_str()).copied())
+            .collect();
+        let Some(aligned) = aligned else {
+            bail!(
+                "{}: its images are not the other regions' images",
+                data.display()
+            );
+        };
+        let mae = aligned
+            .iter()
+            .zip(t.iter())
+            .map(|(p, t)| (p - t).abs())
+            .sum::<f64>()
+            / t.len().max(1) as f64;
+        eprintln!("  {name:<28} region {region}  validation MAE {mae:6.2} months");
+        preds.push(aligned);
+        members.push((
+            Member {
+                name: name.clone(),
+                region: region.clone(),
+                head: run.config.model.head,
+                arch: run.config.model.arch,
+                dir: String::new(),
+                input: [0, 0],
+                weight: 0.0,
+                valid_mae_months: mae,
+            },
+            dir.clone(),
+        ));
+    }
+    let (_, t) = truth.context("no members")?;
+    let w = fit_weights(&preds, &t);
+    let ens: Vec<f64> = (0..t.len())
+        .map(|i| preds.iter().zip(&w).map(|(p, w)| p[i] * w).sum())
+        .collect();
+    let ens_mae = ens.iter().zip(&t).map(|(p, t)| (p - t).abs()).sum::<f64>() / t.len() as f64;
+    let best = members
+        .iter()
+        .min_by(|a, b| a.0.valid_mae_months.total_cmp(&b.0.valid_mae_months))
+        .map(|m| (m.0.name.clone(), m.0.valid_mae_months))
+        .context("no members")?;
+    let mut spec_members = Vec::new();
+    for ((mut m, dir), w) in members.into_iter().zip(&w) {
+        m.weight = *w;
+        let weights = ["best.safetensors", "last.safetensors"]
+            .iter()
+            .map(|f| dir.join(f))
+            .find(|p| p.is_file())
+            .with_context(|| format!("{}: no weights", dir.display()))?;
+        let files = ModelFiles {
+            config_name: "config.json",
+            config: std::fs::read_to_string(dir.join("config.json"))
+                .with_context(|| format!("{}: cannot read config.json", dir.display()))?
+                .into(),
+            weights: std::fs::read(&weights)
+                .with_context(|| format!("{}: cannot read", weights.display()))?
+                .into(),
+        };
+        spec_members.push((m, files));
+    }
+    let segmentation = match &args.segmentation {
+        Some(d) => model_files(d, "segmentation.json")?,
+        None => super::default_model::segmentation_files(),
+    };
+    let keypoints = match &args.keypoints {
+        Some(d) => model_files(d, "keypoints.json")?,
+        None => super::default_model::keypoint_files(),
+    };
+    let manifest = write_bundle(
+        &args.out,
+        BundleSpec {
+            label: args.label.clone(),
+            trained_on: args.trained_on.clone(),
+            phantom_only: args.phantom_only,
+            segmentation,
+            keypoints,
+            members: spec_members,
+            ensemble: EnsembleInfo {
+                method: "weights >= 0 summing to 1 that minimize the validation MAE (pairwise \
+                         weight moves from the best single member)"
+                    .into(),
+                n_valid: t.len(),
+                valid_mae_months: ens_mae,
+                best_single: best.0,
+                best_single_valid_mae_months: best.1,
+                train_mean_months: train_mean,
+            },
+            tta: TtaConfig::default(),
+        },
+    )?;
+    for m in &manifest.members {
+        eprintln!("  weight {:.3}  {}", m.weight, m.name);
+    }
+    println!(
+        "bundle {} written to {}: {} members, ensemble validation MAE {:.2} months (best single {:.2}, {})",
+        manifest.id,
+        args.out.display(),
+        manifest.members.len(),
+        ens_mae,
+        manifest.ensemble.best_single_valid_mae_months,
+        manifest.ensemble.best_single
+    );
+    Ok(())
+}

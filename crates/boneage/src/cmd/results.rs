@@ -1,0 +1,368 @@
+//! The seed's results table for a model bundle on a labelled set: every radiograph through the
+//! full pipeline (segmentation → keypoints → registration → regions → nets → ensemble), then
+//! the MAE of every single net, of each region's and each head's ensemble, and of the whole
+//! ensemble — overall, by sex and by development stage.
+//!
+//! Writes `results.json`, `results.html` (the table, then the ensemble's accuracy figures) and
+//! `predictions.csv` (one row per image: reference, ensemble, every member).
+
+use super::data::open_dataset;
+use super::evaluate::accuracy_sections;
+use crate::progress;
+use crate::report::Page;
+use anyhow::Context;
+use boneage_core::metrics::{Case, Evaluation};
+use boneage_core::reference::Stage;
+use boneage_core::{stats, Sex};
+use boneage_imaging::io::write_atomic;
+use boneage_imaging::read_radiograph;
+use boneage_nn::bundle::{Bundle, Prediction};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One row of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRow {
+    /// Member name, `region A`, `regression`, or `ensemble`.
+    pub model: String,
+    /// `single`, `region`, `head` or `ensemble`.
+    pub kind: String,
+    pub region: Option<String>,
+    pub head: Option<String>,
+    /// Ensemble weight (single nets only).
+    pub weight: Option<f64>,
+    pub evaluation: Evaluation,
+}
+
+/// What `results.json` holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Results {
+    pub bundle: String,
+    pub notice: String,
+    pub data: String,
+    pub n: usize,
+    pub tta: usize,
+    pub baseline_mean_months: f64,
+    pub rows: Vec<ResultRow>,
+    pub best_single: String,
+    pub best_single_mae_months: f64,
+    pub ensemble_mae_months: f64,
+    pub ensemble_no_worse_than_best_single: bool,
+    pub seconds_per_image: f64,
+}
+
+impl Results {
+    pub fn ensemble(&self) -> &ResultRow {
+        self.rows
+            .iter()
+            .find(|r| r.kind == "ensemble")
+            .expect("the ensemble row is always there")
+    }
+
+    pub fn print_summary(&self, out: &Path) {
+        for r in &self.rows {
+            println!(
+                "  {:<28} {:<9} MAE {:6.2} months",
+                r.model, r.kind, r.evaluation.overall.mae_months
+            );
+        }
+        println!(
+            "n {}  ensemble MAE {:.2} months, best single {:.2} ({}), mean-predictor baseline {:.2}; {:.2} s per image",
+            self.n,
+            self.ensemble_mae_months,
+            self.best_single_mae_months,
+            self.best_single,
+            self.ensemble().evaluation.overall.baseline_mae_months,
+            self.seconds_per_image
+        );
+        println!("results: {}", out.join("results.html").display());
+    }
+}
+
+/// Runs the bundle over the dataset at `data` and writes the results into `out`.
+pub fn bundle_results(
+    bundle: &Bundle,
+    data: &Path,
+    out: &Path,
+    tta: usize,
+    title: &str,
+) -> anyhow::Result<Results> {
+    let ds = open_dataset(data, None)?;
+    anyhow::ensure!(!ds.samples.is_empty(), "{}: no images", data.display());
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let started = std::time::Instant::now();
+    let bar = progress::bar(ds.samples.len() as u64, "results");
+    let mut preds: Vec<Prediction> = Vec::with_capacity(ds.samples.len());
+    for s in &ds.samples {
+        let path = s.image.as_ref().context("image not resolved")?;
+        let r = read_radiograph(path)?;
+        let a = bundle
+            .analyse(&r.image)
+            .with_context(|| format!("{}", path.display()))?;
+        preds.push(bundle.predict(&a, s.sex, tta, 0));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let seconds_per_image = started.elapsed().as_secs_f64() / ds.samples.len() as f64;
+    let truth: Vec<f64> = ds.ages();
+    let baseline = bundle
+        .manifest
+        .ensemble
+        .train_mean_months
+        .unwrap_or_else(|| stats::mean(&truth));
+    let eval_of = |get: &dyn Fn(&Prediction) -> Option<f64>| -> Evaluation {
+        let cases: Vec<Case> = ds
+            .samples
+            .iter()
+            .zip(&preds)
+            .filter_map(|(s, p)| {
+                get(p).map(|v| Case {
+                    sex: s.sex,
+                    truth_months: s.bone_age_months,
+                    pred_months: v,
+                })
+            })
+            .collect();
+        Evaluation::of(&cases, baseline)
+    };
+    let mut rows = Vec::new();
+    for (i, m) in bundle.manifest.members.iter().enumerate() {
+        rows.push(ResultRow {
+            model: m.name.clone(),
+            kind: "single".into(),
+            region: Some(m.region.clone()),
+            head: Some(head_name(m.head).into()),
+            weight: Some(m.weight),
+            evaluation: eval_of(&|p| p.members.get(i).map(|v| v.bone_age_months)),
+        });
+    }
+    let regions: Vec<String> = preds[0].by_region.keys().cloned().collect();
+    for r in &regions {
+        rows.push(ResultRow {
+            model: format!("region {r}"),
+            kind: "region".into(),
+            region: Some(r.clone()),
+            head: None,
+            weight: None,
+            evaluation: eval_of(&|p| p.by_region.get(r).copied()),
+        });
+    }
+    let heads: Vec<String> = preds[0].by_head.keys().cloned().collect();
+    for h in &heads {
+        rows.push(ResultRow {
+            model: h.clone(),
+            kind: "head".into(),
+            region: None,
+            head: Some(h.clone()),
+            weight: None,
+            evaluation: eval_of(&|p| p.by_head.get(h).copied()),
+        });
+    }
+    rows.push(ResultRow {
+        model: "ensemble".into(),
+        kind: "ensemble".into(),
+        region: None,
+        head: None,
+        weight: None,
+        evaluation: eval_of(&|p| Some(p.bone_age_months)),
+    });
+    let best = rows
+        .iter()
+        .filter(|r| r.kind == "single")
+        .min_by(|a, b| {
+            a.evaluation
+                .overall
+                .mae_months
+                .total_cmp(&b.evaluation.overall.mae_months)
+        })
+        .context("no members")?;
+    let ens = rows
+        .last()
+        .expect("pushed above")
+        .evaluation
+        .overall
+        .mae_months;
+    let results = Results {
+        bundle: bundle.manifest.id.clone(),
+        notice: bundle.manifest.notice.clone(),
+        data: data.display().to_string(),
+        n: ds.samples.len(),
+        tta,
+        baseline_mean_months: baseline,
+        best_single: best.model.clone(),
+        best_single_mae_months: best.evaluation.overall.mae_months,
+        ensemble_mae_months: ens,
+        ensemble_no_worse_than_best_single: ens <= best.evaluation.overall.mae_months + 1e-9,
+        rows,
+        seconds_per_image,
+    };
+    // predictions.csv
+    let mut csv = String::from("id,male,bone_age_months,ensemble_months,spread_months");
+    for m in &bundle.manifest.members {
+        let _ = write!(csv, ",{}", m.name);
+    }
+    csv.push('\n');
+    for (s, p) in ds.samples.iter().zip(&preds) {
+        let _ = write!(
+            csv,
+            "{},{},{},{:.3},{:.3}",
+            s.id,
+            s.sex.is_male(),
+            s.bone_age_months,
+            p.bone_age_months,
+            p.spread_months
+        );
+        for m in &p.members {
+            let _ = write!(csv, ",{:.3}", m.bone_age_months);
+        }
+        csv.push('\n');
+    }
+    write_atomic(&out.join("predictions.csv"), csv.as_bytes()).context("predictions.csv")?;
+    write_atomic(
+        &out.join("results.json"),
+        (serde_json::to_string_pretty(&results)? + "\n").as_bytes(),
+    )
+    .context("results.json")?;
+    let cases: Vec<Case> = ds
+        .samples
+        .iter()
+        .zip(&preds)
+        .map(|(s, p)| Case {
+            sex: s.sex,
+            truth_months: s.bone_age_months,
+            pred_months: p.bone_age_months,
+        })
+        .collect();
+    html(&results, bundle, &cases, title)?.write(&out.join("results.html"))?;
+    Ok(results)
+}
+
+fn head_name(h: boneage_nn::vgg::Head) -> &'static str {
+    match h {
+        boneage_nn::vgg::Head::Regression => "regression",
+        boneage_nn::vgg::Head::Classification => "classification",
+        boneage_nn::vgg::Head::Keypoints => "keypoints",
+    }
+}
+
+fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Result<Page> {
+    let mut page = Page::new(title);
+    page.raw(&format!(
+        "<p>Model bundle <b>{}</b> ({}) on {} ({} radiographs), every image through the full \
+         pipeline: hand segmentation, keypoints, registration, regions A (whole hand), B \
+         (carpals), C (metacarpals + proximal phalanges), the region nets and their weighted \
+         ensemble{}. Trained on: {}. <b>{}</b>.</p>",
+        crate::report::esc(&r.bundle),
+        crate::report::esc(&bundle.origin),
+        crate::report::esc(&r.data),
+        r.n,
+        if r.tta > 1 {
+            format!(", {} test-time augmentation views per region", r.tta)
+        } else {
+            String::new()
+        },
+        crate::report::esc(&bundle.manifest.trained_on),
+        crate::report::esc(&r.notice)
+    ));
+    page.h2("Results table");
+    let stages: Vec<&str> = Stage::ALL
+        .iter()
+        .map(|s| s.name())
+        .filter(|s| {
+            r.rows
+                .iter()
+                .any(|row| row.evaluation.by_stage.contains_key(*s))
+        })
+        .collect();
+    let mut header: Vec<String> = [
+        "model",
+        "kind",
+        "weight",
+        "n",
+        "MAE (mo)",
+        "RMSE (mo)",
+        "bias (mo)",
+        "within 12 mo",
+        "MAE boys",
+        "MAE girls",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    header.extend(stages.iter().map(|s| format!("MAE {s}")));
+    let header_refs: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+    let by_sex = |row: &ResultRow, sex: Sex| {
+        row.evaluation
+            .by_sex
+            .get(&sex.to_string())
+            .map(|e| format!("{:.2}", e.mae_months))
+            .unwrap_or_else(|| "–".into())
+    };
+    let mut rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let e = &row.evaluation.overall;
+            let bold = |s: String| {
+                if row.kind == "ensemble" {
+                    format!("<b>{s}</b>")
+                } else {
+                    s
+                }
+            };
+            let mut v = vec![
+                bold(crate::report::esc(&row.model)),
+                row.kind.clone(),
+                row.weight.map(|w| format!("{w:.3}")).unwrap_or_default(),
+                e.n.to_string(),
+                bold(format!("{:.2}", e.mae_months)),
+                format!("{:.2}", e.rmse_months),
+                format!("{:+.2}", e.bias_months),
+                format!("{:.1}%", 100.0 * e.within_12_months_fraction),
+                by_sex(row, Sex::Male),
+                by_sex(row, Sex::Female),
+            ];
+            v.extend(stages.iter().map(|s| {
+                row.evaluation
+                    .by_stage
+                    .get(*s)
+                    .map(|e| format!("{:.2}", e.mae_months))
+                    .unwrap_or_else(|| "–".into())
+            }));
+            v
+        })
+        .collect();
+    let base = &r.ensemble().evaluation.overall;
+    let mut brow = vec![
+        "mean predictor".to_string(),
+        "baseline".into(),
+        String::new(),
+        base.n.to_string(),
+        format!("{:.2}", base.baseline_mae_months),
+    ];
+    brow.resize(header.len(), String::new());
+    rows.push(brow);
+    page.raw_table(&header_refs, &rows);
+    page.raw(&format!(
+        "<p>Best single net: {} ({:.2} months). Ensemble: <b>{:.2} months</b> — {}. Weights were fitted on \
+         the bundle's validation set ({} images, validation MAE {:.2}); region and head rows \
+         combine their members with the same weights renormalized. The mean predictor always \
+         says {:.1} months (the training mean). {:.2} s per image on this machine.</p>",
+        crate::report::esc(&r.best_single),
+        r.best_single_mae_months,
+        r.ensemble_mae_months,
+        if r.ensemble_no_worse_than_best_single {
+            "no worse than the best single net"
+        } else {
+            "WORSE than the best single net"
+        },
+        bundle.manifest.ensemble.n_valid,
+        bundle.manifest.ensemble.valid_mae_months,
+        r.baseline_mean_months,
+        r.seconds_per_image
+    ));
+    page.h2("The ensemble in detail");
+    accuracy_sections(&mut page, cases, &r.ensemble().evaluation)?;
+    Ok(page)
+}

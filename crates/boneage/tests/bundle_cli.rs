@@ -1,0 +1,424 @@
+//! The full pipeline with a model bundle, end to end on small phantom sets: `register` →
+//! `train` (three tiny region nets, one of them Inception-v3) → `bundle` → `predict` (PNG and
+//! DICOM with the sex from its header, TTA, debug images) → `evaluate --model` (the results
+//! table); and a bundle whose file was changed is refused by name.
+
+mod common;
+use common::{boneage, s, stderr};
+
+use boneage_phantom::dataset::{write_dataset, DatasetSpec};
+use boneage_phantom::{AgeSource, PhantomConfig};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn phantoms(dir: &Path, n: usize, seed: u64) {
+    let spec = DatasetSpec {
+        n,
+        seed,
+        config: PhantomConfig::with_size(256, 320),
+        ages: AgeSource::Rsna,
+        bit16: false,
+    };
+    write_dataset(dir, &spec, &|| {}).unwrap();
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = boneage(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const VGG: &str = r#"{
+  "model": {"input_width": 48, "input_height": 64, "base_channels": 4, "max_channels": 16,
+            "convs_per_block": [1, 1, 1], "dense": 16, "head": "HEAD"},
+  "epochs": 2, "batch_size": 8, "seed": 3
+}"#;
+
+const INCEPTION: &str = r#"{
+  "model": {"arch": "inception_v3", "width": 0.125, "input_width": 80, "input_height": 80,
+            "sex_embedding": 8, "dense": 16, "dropout": 0.0, "head": "regression"},
+  "epochs": 1, "batch_size": 8, "seed": 3
+}"#;
+
+/// Work folder with test phantoms and a bundle of three tiny members, made once.
+struct World {
+    dir: PathBuf,
+    bundle: PathBuf,
+    test: PathBuf,
+}
+
+fn world() -> &'static World {
+    static W: OnceLock<World> = OnceLock::new();
+    // (made once per process)
+    W.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("boneage-bundle-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (train, valid, test) = (dir.join("train"), dir.join("valid"), dir.join("test"));
+        phantoms(&train, 64, 31);
+        phantoms(&valid, 24, 32);
+        phantoms(&test, 16, 33);
+        for (set, reg) in [(&train, "reg-train"), (&valid, "reg-valid")] {
+            ok(&[
+                "register",
+                "--data",
+                s(set),
+                "--out",
+                s(&dir.join(reg)),
+                "--device",
+                "cpu",
+            ]);
+        }
+        let mut members = Vec::new();
+        for (region, name, cfg) in [
+            ("A", "A-regression", VGG.replace("HEAD", "regression")),
+            (
+                "B",
+                "B-classification",
+                VGG.replace("HEAD", "classification"),
+            ),
+            ("A", "A-inception", INCEPTION.to_string()),
+        ] {
+            let c = dir.join(format!("{name}.json"));
+            std::fs::write(&c, cfg).unwrap();
+            let run = dir.join("runs").join(name);
+            ok(&[
+                "train",
+                "--data",
+                s(&dir.join(format!("reg-train/regions/{region}"))),
+                "--valid",
+                s(&dir.join(format!("reg-valid/regions/{region}"))),
+                "--config",
+                s(&c),
+                "--out",
+                s(&run),
+                "--device",
+                "cpu",
+            ]);
+            members.push(format!("{region}:{}", run.display()));
+        }
+        let bundle = dir.join("bundle");
+        let mut args = vec!["bundle".to_string()];
+        for m in &members {
+            args.push("--member".into());
+            args.push(m.clone());
+        }
+        for a in ["--valid", s(&dir.join("reg-valid")), "--out", s(&bundle)] {
+            args.push(a.into());
+        }
+        args.extend(["--phantom-only".into(), "--label".into(), "test".into()]);
+        let refs: Vec<&str> = args.iter().map(|a| a.as_str()).collect();
+        let out = ok(&refs);
+        assert!(out.contains("3 members"), "{out}");
+        World { dir, bundle, test }
+    })
+}
+
+fn manifest(bundle: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap()
+}
+
+fn bundle_holds_every_model_with_hashes_and_fitted_weights() {
+    let w = world();
+    let m = manifest(&w.bundle);
+    assert_eq!(m["format"], "boneage-bundle/1");
+    assert!(m["id"].as_str().unwrap().starts_with("test-"));
+    assert_eq!(m["phantom_only"], true);
+    assert!(m["notice"]
+        .as_str()
+        .unwrap()
+        .contains("NOT for clinical use"));
+    let files = m["files"].as_object().unwrap();
+    // Segmentation, keypoints and three members: a config and the weights each.
+    assert_eq!(files.len(), 10, "{files:?}");
+    for (rel, h) in files {
+        let bytes = std::fs::read(w.bundle.join(rel)).unwrap();
+        assert_eq!(h["bytes"].as_u64().unwrap(), bytes.len() as u64, "{rel}");
+        assert_eq!(h["sha256"].as_str().unwrap().len(), 64);
+    }
+    let members = m["members"].as_array().unwrap();
+    let weights: Vec<f64> = members
+        .iter()
+        .map(|x| x["weight"].as_f64().unwrap())
+        .collect();
+    assert!(
+        (weights.iter().sum::<f64>() - 1.0).abs() < 1e-9,
+        "{weights:?}"
+    );
+    assert_eq!(members[2]["arch"], "inception_v3");
+    assert_eq!(members[2]["input"], serde_json::json!([80, 80]));
+    let ens = &m["ensemble"];
+    assert!(
+        ens["valid_mae_months"].as_f64().unwrap()
+            <= ens["best_single_valid_mae_months"].as_f64().unwrap() + 1e-9
+    );
+}
+
+fn predict_runs_the_whole_pipeline() {
+    let w = world();
+    let img = w.test.join("images/1.png");
+    let debug = w.dir.join("debug");
+    let out = ok(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--sex",
+        "F",
+        "--tta",
+        "3",
+        "--debug-images",
+        s(&debug),
+        "--device",
+        "cpu",
+        s(&img),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let age = v["bone_age_months"].as_f64().unwrap();
+    assert!((0.0..=240.0).contains(&age), "{v}");
+    assert!(v["spread_months"].as_f64().unwrap() >= 0.0);
+    assert_eq!(v["tta"], 3);
+    assert_eq!(v["members"].as_array().unwrap().len(), 3);
+    assert!(v["by_region"]["A"].is_number() && v["by_region"]["B"].is_number());
+    assert!(v["by_head"]["regression"].is_number() && v["by_head"]["classification"].is_number());
+    assert_eq!(v["bundle"], manifest(&w.bundle)["id"]);
+    assert!(v["members"][0]["tta_sd_months"].as_f64().unwrap() >= 0.0);
+    for f in [
+        "mask.png",
+        "hand.png",
+        "registered.png",
+        "region_A.png",
+        "region_B.png",
+        "overview.png",
+    ] {
+        assert!(debug.join("1").join(f).is_file(), "{f}");
+    }
+    // The same image twice gives the same answer (TTA draws are seeded).
+    let again = ok(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--sex",
+        "F",
+        "--tta",
+        "3",
+        "--device",
+        "cpu",
+        s(&img),
+    ]);
+    let v2: serde_json::Value = serde_json::from_str(again.trim()).unwrap();
+    assert_eq!(v["bone_age_months"], v2["bone_age_months"]);
+    // Sex matters to the nets.
+    let boy = ok(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--sex",
+        "M",
+        "--device",
+        "cpu",
+        s(&img),
+    ]);
+    let vb: serde_json::Value = serde_json::from_str(boy.trim()).unwrap();
+    assert_eq!(vb["sex"], "M");
+}
+
+fn predict_reads_the_sex_from_a_dicom_header() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_dictionary_std::{tags, uids};
+    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+    let w = world();
+    let img = boneage_imaging::read_radiograph(&w.test.join("images/2.png"))
+        .unwrap()
+        .image;
+    let mut obj = InMemDicomObject::new_empty();
+    let put = |o: &mut InMemDicomObject, t, vr, v: &str| {
+        o.put(DataElement::new(t, vr, PrimitiveValue::from(v)));
+    };
+    put(
+        &mut obj,
+        tags::SOP_CLASS_UID,
+        VR::UI,
+        uids::DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION,
+    );
+    put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "2.25.987654321");
+    put(&mut obj, tags::MODALITY, VR::CS, "DX");
+    put(&mut obj, tags::PATIENT_SEX, VR::CS, "F");
+    put(
+        &mut obj,
+        tags::PHOTOMETRIC_INTERPRETATION,
+        VR::CS,
+        "MONOCHROME2",
+    );
+    for (t, v) in [
+        (tags::SAMPLES_PER_PIXEL, 1u16),
+        (tags::ROWS, img.height as u16),
+        (tags::COLUMNS, img.width as u16),
+        (tags::BITS_ALLOCATED, 16),
+        (tags::BITS_STORED, 12),
+        (tags::HIGH_BIT, 11),
+        (tags::PIXEL_REPRESENTATION, 0),
+    ] {
+        obj.put(DataElement::new(t, VR::US, PrimitiveValue::from(v)));
+    }
+    let px: Vec<u16> = img
+        .data
+        .iter()
+        .map(|v| (v * 4095.0).round() as u16)
+        .collect();
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U16(px.into()),
+    ));
+    let file = obj
+        .with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
+        .unwrap();
+    let dcm = w.dir.join("hand.dcm");
+    let mut bytes = Vec::new();
+    file.write_all(&mut bytes).unwrap();
+    std::fs::write(&dcm, bytes).unwrap();
+    let out = ok(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--device",
+        "cpu",
+        s(&dcm),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["sex"], "F");
+    // The same pixels as PNG, sex given: the same estimate.
+    let png = ok(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--sex",
+        "F",
+        "--device",
+        "cpu",
+        s(&w.test.join("images/2.png")),
+    ]);
+    let vp: serde_json::Value = serde_json::from_str(png.trim()).unwrap();
+    let (a, b) = (
+        v["bone_age_months"].as_f64().unwrap(),
+        vp["bone_age_months"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 3.0, "DICOM {a} vs PNG {b}");
+}
+
+fn results_table_covers_regions_heads_sexes_and_stages() {
+    let w = world();
+    let out = w.dir.join("results");
+    ok(&[
+        "evaluate",
+        "--model",
+        s(&w.bundle),
+        "--data",
+        s(&w.test),
+        "--out",
+        s(&out),
+        "--device",
+        "cpu",
+    ]);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(r["n"], 16);
+    let rows = r["rows"].as_array().unwrap();
+    let kinds: Vec<&str> = rows.iter().map(|x| x["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "single").count(), 3);
+    assert_eq!(kinds.iter().filter(|k| **k == "region").count(), 2);
+    assert_eq!(kinds.iter().filter(|k| **k == "head").count(), 2);
+    assert_eq!(kinds.last(), Some(&"ensemble"));
+    let ens = rows.last().unwrap();
+    assert!(ens["evaluation"]["by_sex"].as_object().unwrap().len() >= 1);
+    assert!(!ens["evaluation"]["by_stage"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+    let html = std::fs::read_to_string(out.join("results.html")).unwrap();
+    assert!(html.contains("Results table") && html.contains("A-inception"));
+    let csv = std::fs::read_to_string(out.join("predictions.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 17);
+}
+
+fn a_changed_bundle_file_is_refused_by_name() {
+    let w = world();
+    let bad = w.dir.join("bad-bundle");
+    let _ = std::fs::remove_dir_all(&bad);
+    copy_dir(&w.bundle, &bad);
+    let f = bad.join("members/B-classification/model.safetensors");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x5a;
+    std::fs::write(&f, bytes).unwrap();
+    let img = w.test.join("images/1.png");
+    let o = boneage(&[
+        "predict",
+        "--model",
+        s(&bad),
+        "--sex",
+        "M",
+        "--device",
+        "cpu",
+        s(&img),
+    ]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("members/B-classification/model.safetensors") && e.contains("SHA-256"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty());
+    // A folder that is no bundle, and a bad --tta.
+    let o = boneage(&["predict", "--model", s(&w.dir), "--sex", "M", s(&img)]);
+    assert!(stderr(&o).contains("not a model bundle"), "{}", stderr(&o));
+    let o = boneage(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--sex",
+        "M",
+        "--tta",
+        "0",
+        s(&img),
+    ]);
+    assert!(!o.status.success() && stderr(&o).contains("--tta"));
+    // No sex anywhere.
+    let o = boneage(&[
+        "predict",
+        "--model",
+        s(&w.bundle),
+        "--device",
+        "cpu",
+        s(&img),
+    ]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no sex given"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// One test: the world (phantoms, registration, three trained nets, the bundle) is made once and
+/// each part reads it; the test runner gives every test its own process.
+#[test]
+fn bundle_pipeline_end_to_end() {
+    bundle_holds_every_model_with_hashes_and_fitted_weights();
+    predict_runs_the_whole_pipeline();
+    predict_reads_the_sex_from_a_dicom_header();
+    results_table_covers_regions_heads_sexes_and_stages();
+    a_changed_bundle_file_is_refused_by_name();
+    let _ = std::fs::remove_dir_all(&world().dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
