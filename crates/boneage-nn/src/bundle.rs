@@ -502,6 +502,26 @@ pub struct Analysis {
     pub keypoints: [[f64; 2]; 3],
     /// Source pixels → canonical frame.
     pub to_canonical: Affine,
+    /// What makes the result doubtful (an implausible hand mask, a hand turned far from
+    /// upright); empty when nothing was noticed.
+    pub warnings: Vec<String>,
+}
+
+/// Members disagreeing by more than this SD (months) is reported as a warning.
+pub const SPREAD_WARNING_MONTHS: f64 = 24.0;
+
+impl Prediction {
+    /// Warnings about the ensemble's answer itself.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.spread_months > SPREAD_WARNING_MONTHS {
+            w.push(format!(
+                "the nets disagree: SD {:.1} months between members",
+                self.spread_months
+            ));
+        }
+        w
+    }
 }
 
 /// One member's estimate.
@@ -587,11 +607,27 @@ impl Bundle {
         let Some(to_canonical) = to_canonical(&keypoints) else {
             return invalid("the keypoints found coincide: no hand to register".into());
         };
+        let limits = boneage_imaging::mask::MaskLimits::default();
+        let mut warnings: Vec<String> =
+            boneage_imaging::mask::MaskScore::compute(img, &mask, None, &limits)
+                .problems(&limits)
+                .into_iter()
+                .map(|p| format!("hand mask looks wrong: {p}"))
+                .collect();
+        let rotation = to_canonical.m[1][0]
+            .atan2(to_canonical.m[0][0])
+            .to_degrees();
+        if rotation.abs() > 45.0 {
+            warnings.push(format!(
+                "hand turned {rotation:.0}° from upright: check the keypoints"
+            ));
+        }
         Ok(Analysis {
             mask,
             hand,
             keypoints,
             to_canonical,
+            warnings,
         })
     }
 

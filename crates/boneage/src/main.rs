@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// The whole job on built-in data: phantoms, a regressor and a classifier, evaluation.
+    /// The whole job on built-in data: phantom test set through the full pipeline with the
+    /// built-in bundle, the seed's results table, one prediction with TTA.
     #[cfg(feature = "torch")]
     Demo(cmd::demo::DemoArgs),
     /// Explore a label table (and optionally its images): HTML report, summary.json, quality flags.

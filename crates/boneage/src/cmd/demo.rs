@@ -1,16 +1,19 @@
-//! `boneage demo`: the whole job on built-in data, in minutes on a laptop's CPU.
+//! `boneage demo`: the whole job on built-in data, in a few minutes on a laptop's CPU.
 //!
-//! 1. makes a phantom training set and a separate phantom test set (ages and sexes drawn from
-//!    the RSNA training distribution);
-//! 2. trains a small VGG-style regressor and a small 240-bin classifier on the training set;
-//! 3. evaluates both on the test set (evaluation.json and an HTML report each);
-//! 4. predicts the bone age of one test radiograph;
-//! 5. prints the MAEs against the mean-predictor baseline and where the reports are.
+//! 1. makes a phantom test set (ages and sexes drawn from the RSNA training distribution);
+//! 2. runs the default model bundle (or `--model`) over it — hand segmentation, keypoints,
+//!    registration, regions A/B/C, six region nets, the weighted ensemble — and writes the
+//!    seed's results table (`results/results.json`, `results/results.html`);
+//! 3. predicts one test radiograph with 10 test-time augmentation views, as `boneage predict`
+//!    does, with the debug images of every step;
+//! 4. with `--whole-image`, also trains the seed's whole-image VGG regressor and classifier on
+//!    a phantom training set and evaluates them on the same test set (the single-net baseline).
 //!
-//! The models are trained on phantoms only: they show the pipeline working, not clinical
+//! The default bundle is trained on phantoms only: it shows the pipeline working, not clinical
 //! accuracy.
 
 use super::evaluate::evaluate;
+use super::results::bundle_results;
 use crate::progress;
 use anyhow::Context;
 use boneage_core::split::stratified_split;
@@ -28,11 +31,17 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, default_value = "out/demo")]
     pub out: PathBuf,
+    /// Model bundle. Default: the built-in one.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Also train and evaluate the whole-image nets (about 8 more minutes on 2 cores).
+    #[arg(long)]
+    pub whole_image: bool,
     /// Phantom training images (a stratified 15% of them validate).
     #[arg(long, default_value_t = 900)]
     pub n_train: usize,
     /// Phantom test images.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 300)]
     pub n_test: usize,
     /// Training epochs per model.
     #[arg(long, default_value_t = 20)]
@@ -47,8 +56,10 @@ pub struct DemoArgs {
     pub device: String,
 }
 
-/// Phantom size: the RSNA samples' 4:5 aspect.
+/// Size of the whole-image training phantoms: the RSNA samples' 4:5 aspect.
 const PHANTOM_SIZE: (usize, usize) = (192, 240);
+/// Size of the test phantoms the bundle reads (as its training phantoms).
+const TEST_SIZE: (usize, usize) = (384, 480);
 
 /// The demo's network: small enough to train on 2 CPU cores in minutes.
 pub fn demo_config(head: Head, epochs: usize, batch_size: usize, seed: u64) -> TrainConfig {
@@ -75,14 +86,20 @@ pub fn demo_config(head: Head, epochs: usize, batch_size: usize, seed: u64) -> T
     c
 }
 
-fn phantom_set(dir: &Path, n: usize, seed: u64, label: &str) -> anyhow::Result<Dataset> {
+fn phantom_set(
+    dir: &Path,
+    n: usize,
+    seed: u64,
+    size: (usize, usize),
+    label: &str,
+) -> anyhow::Result<Dataset> {
     if dir.join("labels.csv").is_file() {
         eprintln!("{label}: reusing {}", dir.display());
     } else {
         let spec = DatasetSpec {
             n,
             seed,
-            config: PhantomConfig::with_size(PHANTOM_SIZE.0, PHANTOM_SIZE.1),
+            config: PhantomConfig::with_size(size.0, size.1),
             ages: AgeSource::Rsna,
             bit16: false,
         };
@@ -101,11 +118,104 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let train_dir = args.out.join("phantom-train");
     let test_dir = args.out.join("phantom-test");
-    let train_ds = phantom_set(&train_dir, args.n_train, args.seed, "phantoms")?;
-    phantom_set(&test_dir, args.n_test, args.seed + 1, "test set")?;
+    let test = phantom_set(&test_dir, args.n_test, args.seed + 1, TEST_SIZE, "test set")?;
 
+    let bundle = super::predict::load_bundle(args.model.as_deref(), device)?;
+    eprintln!(
+        "bundle {} ({}): {}",
+        bundle.manifest.id, bundle.origin, bundle.manifest.notice
+    );
+    let results_dir = args.out.join("results");
+    let results = bundle_results(
+        &bundle,
+        &test_dir,
+        &results_dir,
+        1,
+        "Demo: the seed's results table on a phantom test set",
+    )?;
+
+    // One prediction with TTA, as `boneage predict --tta 10 --debug-images` gives it.
+    let first = &test.samples[0];
+    let img = first.image.clone().context("test image")?;
+    let r = boneage_imaging::read_radiograph(&img)?;
+    let t0 = std::time::Instant::now();
+    let a = bundle.analyse(&r.image)?;
+    let views = bundle.region_views(&a, 10, 0);
+    let p = bundle.predict_views(&views, first.sex);
+    let tta_seconds = t0.elapsed().as_secs_f64();
+    let debug = args.out.join("debug");
+    let p1 = bundle.predict(&a, first.sex, 1, 0);
+
+    let whole = if args.whole_image {
+        whole_image(&args, device, &test_dir)?
+    } else {
+        Vec::new()
+    };
+
+    println!();
+    println!("boneage demo — {}", bundle.manifest.notice);
+    println!(
+        "  bundle {}; test set: {} phantoms ({}x{}), every image through segmentation, keypoints, registration, regions and the ensemble",
+        bundle.manifest.id,
+        results.n,
+        TEST_SIZE.0,
+        TEST_SIZE.1
+    );
+    for row in &results.rows {
+        println!(
+            "  {:<24} {:<9} test MAE {:6.2} months",
+            row.model, row.kind, row.evaluation.overall.mae_months
+        );
+    }
+    println!(
+        "  mean-predictor baseline {:.2} months; ensemble {:.2} vs best single {:.2} ({}); {:.2} s per image",
+        results.ensemble().evaluation.overall.baseline_mae_months,
+        results.ensemble_mae_months,
+        results.best_single_mae_months,
+        results.best_single,
+        results.seconds_per_image
+    );
+    println!(
+        "  results table: {}",
+        results_dir.join("results.html").display()
+    );
+    for (name, mae, base, dir) in &whole {
+        println!(
+            "  whole-image {name:<15} test MAE {mae:6.2} months (baseline {base:.2})  report {}",
+            dir.join("report.html").display()
+        );
+    }
+    println!(
+        "  predict {} ({}): {:.1} months, spread {:.1}; with TTA-10 {:.1} months ({:.2} s); reference {:.1}",
+        img.display(),
+        first.sex,
+        p1.bone_age_months,
+        p1.spread_months,
+        p.bone_age_months,
+        tta_seconds,
+        first.bone_age_months
+    );
+    super::predict::write_debug(&debug, &img, &r.image, &a, &views, p.bone_age_months)?;
+    println!("  what the pipeline saw: {}", debug.display());
+    println!("  total time {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The seed's whole-image nets: trained on a phantom training set, evaluated on the test set.
+fn whole_image(
+    args: &DemoArgs,
+    device: boneage_nn::Device,
+    test_dir: &Path,
+) -> anyhow::Result<Vec<(&'static str, f64, f64, PathBuf)>> {
+    let train_dir = args.out.join("phantom-train");
+    let train_ds = phantom_set(
+        &train_dir,
+        args.n_train,
+        args.seed,
+        PHANTOM_SIZE,
+        "phantoms",
+    )?;
     let parts = stratified_split(&train_ds.samples, &[0.85, 0.15], args.seed);
     let take = |p: &[usize]| {
         p.iter()
@@ -113,7 +223,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             .collect::<Vec<Sample>>()
     };
     let (tr, va) = (take(&parts[0]), take(&parts[1]));
-
     let mut rows = Vec::new();
     for head in [Head::Regression, Head::Classification] {
         let name = match head {
@@ -124,7 +233,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let run_dir = args.out.join("runs").join(name);
         let cfg = demo_config(head, args.epochs, args.batch_size, args.seed);
         eprintln!(
-            "training the {name} net ({} train / {} valid images, {} epochs)",
+            "training the whole-image {name} net ({} train / {} valid images, {} epochs)",
             tr.len(),
             va.len(),
             cfg.epochs
@@ -140,53 +249,16 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         let eval_dir = args.out.join(format!("eval-{name}"));
         let ev = evaluate(
             &run,
-            &test_dir,
+            test_dir,
             &eval_dir,
-            &format!("Demo: {name} net on phantom test set"),
+            &format!("Demo: whole-image {name} net on phantom test set"),
         )?;
         rows.push((
             name,
             ev.overall.mae_months,
             ev.overall.baseline_mae_months,
             eval_dir,
-            run,
         ));
     }
-
-    // One prediction, as `boneage predict` gives it.
-    let test = Dataset::read(test_dir.join("labels.csv"))?;
-    let first = &test.samples[0];
-    let img = test_dir.join("images").join(format!("{}.png", first.id));
-    let one = Sample {
-        image: Some(img.clone()),
-        ..first.clone()
-    };
-    let pred = rows[0].4.predict(std::slice::from_ref(&one))?[0];
-
-    println!();
-    println!("boneage demo — phantom data only, not for clinical use");
-    println!(
-        "  test set: {} phantoms ({}x{}), models trained on {} (+{} validation)",
-        test.samples.len(),
-        PHANTOM_SIZE.0,
-        PHANTOM_SIZE.1,
-        tr.len(),
-        va.len()
-    );
-    for (name, mae, base, dir, _) in &rows {
-        println!(
-            "  {name:<15} test MAE {mae:6.2} months  ({:.0}% of the mean-predictor baseline {base:.2})  report {}",
-            100.0 * mae / base,
-            dir.join("report.html").display()
-        );
-    }
-    println!(
-        "  predict {}: {:.1} months (reference {:.1}, {})",
-        img.display(),
-        pred,
-        first.bone_age_months,
-        first.sex
-    );
-    println!("  total time {:.0} s", started.elapsed().as_secs_f64());
-    Ok(())
+    Ok(rows)
 }

@@ -9,7 +9,9 @@
 //! hand mask → CLAHE → keypoints → canonical frame → regions A, B, C → every member net →
 //! weighted ensemble, with `--tta N` views per region (N = 1: none). The JSON carries
 //! `bone_age_months`, `spread_months` (SD of the members' estimates), `by_region`, `by_head`,
-//! every member's value, the keypoints, the bundle id and its notice. `--run` predicts with
+//! every member's value, the keypoints, `warnings` (an implausible hand mask, a hand turned far
+//! from upright, nets that disagree by more than 24 months SD), the bundle id and its notice.
+//! `--run` predicts with
 //! one trained net from the whole image (the earlier, single-model path).
 //!
 //! Sex comes from `--sex` or, for DICOM, the PatientSex header; neither is an error.
@@ -122,6 +124,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
                 "tta_sd_months": round2(m.tta_sd_months), "weight": m.weight,
             })).collect::<Vec<_>>(),
             "tta": p.tta,
+            "warnings": a.warnings.iter().cloned().chain(p.warnings()).collect::<Vec<_>>(),
             "keypoints": a.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
             "bundle": bundle.manifest.id,
             "notice": bundle.manifest.notice,
@@ -180,7 +183,7 @@ fn predict_run(
 /// DIR/<stem>/: mask.png, hand.png, registered.png, region_<R>.png (first view),
 /// overview.png (radiograph with mask outline and keypoints, registered hand with the
 /// regions, the regions as the nets see them).
-fn write_debug(
+pub fn write_debug(
     dir: &Path,
     path: &Path,
     img: &GrayImage,

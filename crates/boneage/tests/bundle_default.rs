@@ -1,0 +1,82 @@
+//! The built-in model bundle: the seed's results table on held-out phantoms (every image from
+//! the raw radiograph through the whole pipeline), the ensemble no worse than its best single
+//! net and far below the mean predictor; plausible predictions on the real RSNA samples, which
+//! say plainly that the bundle is trained on phantoms.
+
+mod common;
+use common::{boneage, s, stderr};
+
+use boneage_phantom::dataset::{write_dataset, DatasetSpec};
+use boneage_phantom::{AgeSource, PhantomConfig};
+use std::path::Path;
+
+#[test]
+fn default_bundle_results_table_on_held_out_phantoms() {
+    let work = tempfile::tempdir().unwrap();
+    let set = work.path().join("set");
+    // A seed the bundle never saw (trained on seeds 7001/7002), the same size as its training
+    // phantoms.
+    let spec = DatasetSpec {
+        n: 80,
+        seed: 4343,
+        config: PhantomConfig::with_size(384, 480),
+        ages: AgeSource::Rsna,
+        bit16: false,
+    };
+    write_dataset(&set, &spec, &|| {}).unwrap();
+    let out = work.path().join("results");
+    let o = boneage(&["evaluate", "--data", s(&set), "--out", s(&out)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let ens = r["ensemble_mae_months"].as_f64().unwrap();
+    let best = r["best_single_mae_months"].as_f64().unwrap();
+    let rows = r["rows"].as_array().unwrap();
+    let base = rows.last().unwrap()["evaluation"]["baseline_mae_months"]
+        .as_f64()
+        .unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        ens <= best,
+        "ensemble {ens:.2} worse than the best single net {best:.2}"
+    );
+    assert!(
+        ens < 0.3 * base,
+        "ensemble {ens:.2} vs mean predictor {base:.2}"
+    );
+    assert_eq!(rows.iter().filter(|x| x["kind"] == "single").count(), 6);
+    assert!(r["notice"].as_str().unwrap().contains("phantom"));
+}
+
+#[test]
+fn default_bundle_on_real_radiographs() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rsna-sample/images");
+    let mut imgs: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .filter(|p| p.ends_with(".png"))
+        .collect();
+    imgs.sort();
+    imgs.truncate(6);
+    let mut args = vec!["predict", "--sex", "F", "--tta", "4"];
+    args.extend(imgs.iter().map(|s| s.as_str()));
+    let o = boneage(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("NOT for clinical use"),
+        "{}",
+        stderr(&o)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6);
+    for v in &lines {
+        let age = v["bone_age_months"].as_f64().unwrap();
+        assert!((0.0..=240.0).contains(&age), "{v}");
+        assert_eq!(v["members"].as_array().unwrap().len(), 6);
+        assert!(v["spread_months"].as_f64().unwrap() < 60.0, "{v}");
+        assert!(v["bundle"].as_str().unwrap().starts_with("seed-regions-"));
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Trains every member of an ensemble recipe on a registered training set and puts them into a
+# model bundle with weights fitted on a registered validation set.
+#
+#   scripts/train-ensemble.sh RECIPE REG_TRAIN REG_VALID WORK [bundle options...]
+#
+# RECIPE: a JSON file (configs/bundle/ensemble.json, configs/winner/ensemble.json) listing
+# members {name, region, config (relative to the recipe), seed (optional)}. REG_TRAIN and
+# REG_VALID: folders written by `boneage register --data`. Runs go to WORK/runs/<name> (an
+# unfinished run is resumed, a finished one kept), the bundle to WORK/bundle. Extra arguments
+# go to `boneage bundle` (e.g. --phantom-only --trained-on TEXT). EPOCHS overrides every
+# config's epochs; DEVICE picks cpu/cuda (default auto); BONEAGE_BIN the binary.
+set -euo pipefail
+[ $# -ge 4 ] || { echo "usage: $0 RECIPE REG_TRAIN REG_VALID WORK [bundle options...]" >&2; exit 2; }
+RECIPE=$1 TRAIN=$2 VALID=$3 WORK=$4
+shift 4
+cd "$(dirname "$0")/.."
+if [ -z "${BONEAGE_BIN:-}" ]; then
+  source scripts/env.sh
+  cargo build --release -q -p boneage
+  BONEAGE_BIN=target/release/boneage
+fi
+mkdir -p "$WORK/configs"
+# One line per member: name region config-path (seed applied into a copy of the config).
+members=$(python3 - "$RECIPE" "$WORK/configs" <<'PY'
+import json, os, sys
+recipe, out = sys.argv[1], sys.argv[2]
+r = json.load(open(recipe))
+for m in r["members"]:
+    cfg = json.load(open(os.path.join(os.path.dirname(recipe), m["config"])))
+    if "seed" in m:
+        cfg["seed"] = m["seed"]
+    path = os.path.join(out, m["name"] + ".json")
+    json.dump(cfg, open(path, "w"), indent=2)
+    print(m["name"], m["region"], path)
+PY
+)
+bundle_args=()
+while read -r name region cfg; do
+  run="$WORK/runs/$name"
+  if [ ! -f "$run/state.json" ] || ! grep -q '"finished": true' "$run/state.json"; then
+    extra=()
+    [ -f "$run/state.json" ] && extra+=(--resume)
+    [ -n "${EPOCHS:-}" ] && extra+=(--epochs "$EPOCHS")
+    "$BONEAGE_BIN" train --data "$TRAIN/regions/$region" --valid "$VALID/regions/$region" \
+      --config "$cfg" --out "$run" --device "${DEVICE:-auto}" "${extra[@]}"
+  fi
+  bundle_args+=(--member "$region:$run")
+done <<< "$members"
+label=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['name'])" "$RECIPE")
+"$BONEAGE_BIN" bundle "${bundle_args[@]}" --valid "$VALID" --out "$WORK/bundle" --label "$label" \
+  --device "${DEVICE:-auto}" "$@"
