@@ -277,6 +277,14 @@ impl Bundle {
         if manifest.members.is_empty() {
             return invalid(format!("{}: no members", src.describe(MANIFEST)));
         }
+        let hash = Manifest::make_id("", &manifest.files);
+        if !manifest.id.ends_with(&hash) {
+            return invalid(format!(
+                "{}: id {} does not match its files (expected …{hash}): the manifest was edited",
+                src.describe(MANIFEST),
+                manifest.id
+            ));
+        }
         // Every listed file is checked, used or not.
         for rel in manifest.files.keys() {
             checked(src, &manifest, rel)?;
@@ -393,7 +401,7 @@ fn today() -> String {
 /// Writes a bundle folder: into a temporary folder beside `out`, then renamed into place (an
 /// existing bundle at `out` is replaced only once the new one is complete).
 pub fn write_bundle(out: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
-    let io = |p: &Path, e: std::io::Error| BundleError::Invalid(format!("{}: {e}", p.display()));
+    let io = io_error;
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -403,8 +411,47 @@ pub fn write_bundle(out: &Path, spec: BundleSpec) -> Result<Manifest, BundleErro
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "bundle".into());
+    if out.exists() {
+        let empty = std::fs::read_dir(out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !out.join(MANIFEST).is_file() && !empty {
+            return invalid(format!(
+                "{}: exists and is not a model bundle; not replacing it",
+                out.display()
+            ));
+        }
+    }
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    let written = fill_bundle(&tmp, spec);
+    let manifest = match written {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    let old = parent.join(format!(".{name}.old{}", std::process::id()));
+    if out.exists() {
+        std::fs::rename(out, &old).map_err(|e| io(out, e))?;
+    }
+    if let Err(e) = std::fs::rename(&tmp, out) {
+        let _ = std::fs::rename(&old, out);
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(io(out, e));
+    }
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(manifest)
+}
+
+fn io_error(p: &Path, e: std::io::Error) -> BundleError {
+    BundleError::Invalid(format!("{}: {e}", p.display()))
+}
+
+/// Writes the bundle's files and manifest into the folder `tmp`.
+fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
+    let io = io_error;
     let mut files = BTreeMap::new();
     let mut put = |rel: &str, bytes: &[u8]| -> Result<(), BundleError> {
         let p = tmp.join(rel);
@@ -477,13 +524,7 @@ pub fn write_bundle(out: &Path, spec: BundleSpec) -> Result<Manifest, BundleErro
     let text = serde_json::to_string_pretty(&manifest)
         .or_else(|e| invalid(format!("manifest: {e}")))?
         + "\n";
-    std::fs::write(tmp.join(MANIFEST), text).map_err(|e| io(&tmp, e))?;
-    let old = parent.join(format!(".{name}.old{}", std::process::id()));
-    if out.exists() {
-        std::fs::rename(out, &old).map_err(|e| io(out, e))?;
-    }
-    std::fs::rename(&tmp, out).map_err(|e| io(out, e))?;
-    let _ = std::fs::remove_dir_all(&old);
+    std::fs::write(tmp.join(MANIFEST), text).map_err(|e| io(tmp, e))?;
     Ok(manifest)
 }
 
@@ -540,7 +581,8 @@ pub struct MemberValue {
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction {
     pub bone_age_months: f64,
-    /// SD of the members' estimates: how much the nets disagree.
+    /// SD of the members' estimates around the ensemble's, weighted by the ensemble weights:
+    /// how much the nets that count disagree.
     pub spread_months: f64,
     /// Ensemble of each region's members (weights renormalized within the region; plain
     /// mean where they are all 0).
@@ -684,10 +726,15 @@ impl Bundle {
                 run.config.model.input_width as usize,
                 run.config.model.input_height as usize,
             );
-            let data = &run.config.data;
+            // Inversion decided once, on the unmoved view, as training decided it on the
+            // stored region.
+            let invert = run.config.data.fix_inverted
+                && imgs
+                    .first()
+                    .is_some_and(boneage_imaging::quality::looks_inverted);
             let inputs: Vec<GrayImage> = imgs
                 .par_iter()
-                .map(|v| crate::data::network_input(v.clone(), data, w, h))
+                .map(|v| crate::data::network_input_inverted(v.clone(), invert, w, h))
                 .collect();
             let ages = run.predict_inputs(&inputs, sex.is_male());
             members.push(MemberValue {
@@ -729,10 +776,21 @@ pub fn combine(members: Vec<MemberValue>, tta: usize) -> Prediction {
             by_head.insert(name.to_string(), weighted_mean(&p));
         }
     }
-    let values: Vec<f64> = members.iter().map(|m| m.bone_age_months).collect();
+    let all = pairs(&|_| true);
+    let mean = weighted_mean(&all);
+    let wsum: f64 = all.iter().map(|(_, w)| w).sum();
+    let spread = if wsum > 0.0 {
+        (all.iter()
+            .map(|(v, w)| w * (v - mean) * (v - mean))
+            .sum::<f64>()
+            / wsum)
+            .sqrt()
+    } else {
+        sd(&all.iter().map(|(v, _)| *v).collect::<Vec<_>>())
+    };
     Prediction {
-        bone_age_months: weighted_mean(&pairs(&|_| true)),
-        spread_months: sd(&values),
+        bone_age_months: mean,
+        spread_months: spread,
         by_region,
         by_head,
         members,
@@ -883,6 +941,7 @@ mod tests {
             "zero weights: plain mean"
         );
         assert!((p.by_head["regression"] - 100.0).abs() < 1e-9);
-        assert!(p.spread_months > 10.0);
+        // Weighted: the weight-0 member does not count.
+        assert!((p.spread_months - 5.0).abs() < 1e-9, "{}", p.spread_months);
     }
 }

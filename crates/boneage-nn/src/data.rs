@@ -427,6 +427,22 @@ pub fn network_input(img: GrayImage, cfg: &DataConfig, width: usize, height: usi
     x
 }
 
+/// [`network_input`] with the inversion decided by the caller (`invert`: turn the grey scale
+/// back), e.g. once for all test-time views of one image.
+pub fn network_input_inverted(
+    mut img: GrayImage,
+    invert: bool,
+    width: usize,
+    height: usize,
+) -> GrayImage {
+    if invert {
+        img.data.iter_mut().for_each(|v| *v = 1.0 - *v);
+    }
+    let mut x = fit_letterbox(&img, width, height);
+    standardize(&mut x);
+    x
+}
+
 /// Shrinks an image to fit `width x height` keeping its aspect ratio, centred on air (0).
 pub fn fit_letterbox(img: &GrayImage, width: usize, height: usize) -> GrayImage {
     let (fw, fh) = img.fit_within(width, height);

@@ -100,6 +100,28 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         let data = args.valid.join("regions").join(region);
         let ds = super::data::open_dataset(&data, Some(&data))
             .with_context(|| format!("--valid {}: region {region}", args.valid.display()))?;
+        if let Some(split) = &run.split {
+            // Ids the net trained on and did not validate on (phantom sets number their
+            // images from 1, so a separate validation set shares ids with the training set;
+            // those ids are then in the run's validation list too).
+            let trained: std::collections::HashSet<&str> =
+                split.train.iter().map(|s| s.as_str()).collect();
+            let validated: std::collections::HashSet<&str> =
+                split.valid.iter().map(|s| s.as_str()).collect();
+            let seen = ds
+                .samples
+                .iter()
+                .filter(|s| trained.contains(s.id.as_str()) && !validated.contains(s.id.as_str()))
+                .count();
+            if seen > 0 {
+                bail!(
+                    "{}: {seen} of the --valid images were in the training set of {}; ensemble \
+                     weights must be fitted on images the nets did not learn from",
+                    data.display(),
+                    dir.display()
+                );
+            }
+        }
         let p = run.predict(&ds.samples)?;
         let by_id: HashMap<&str, f64> = ds
             .samples
@@ -171,6 +193,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         };
         spec_members.push((m, files));
     }
+    check_registration_models(&args)?;
     let segmentation = match &args.segmentation {
         Some(d) => model_files(d, "segmentation.json")?,
         None => super::default_model::segmentation_files(),
@@ -213,5 +236,48 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         manifest.ensemble.best_single_valid_mae_months,
         manifest.ensemble.best_single
     );
+    Ok(())
+}
+
+/// Warns when the validation set was registered with other segmentation or keypoint models
+/// than the ones going into the bundle: the bundle would cut regions differently from the
+/// ones its nets learned from.
+fn check_registration_models(args: &BundleArgs) -> anyhow::Result<()> {
+    let name = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "built-in".into())
+    };
+    let expected = format!(
+        "segmentation={} keypoints={}",
+        name(&args.segmentation),
+        name(&args.keypoints)
+    );
+    let record = std::fs::read_dir(&args.valid)
+        .with_context(|| format!("{}: cannot read", args.valid.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "json"));
+    let Some(record) = record else {
+        eprintln!(
+            "warning: {} has no registration records (<id>.json); cannot check which models cut \
+             its regions",
+            args.valid.display()
+        );
+        return Ok(());
+    };
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&record)
+            .with_context(|| format!("{}: cannot read", record.display()))?,
+    )
+    .with_context(|| format!("{}: not a registration record", record.display()))?;
+    if let Some(models) = v["models"].as_str() {
+        if models != expected {
+            eprintln!(
+                "warning: the validation regions were registered with \"{models}\" but the bundle \
+                 gets \"{expected}\"; give the same models (--segmentation, --keypoints) so the \
+                 bundle cuts regions as its nets were trained"
+            );
+        }
+    }
     Ok(())
 }

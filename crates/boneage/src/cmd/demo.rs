@@ -196,7 +196,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         tta_seconds,
         first.bone_age_months
     );
-    super::predict::write_debug(&debug, &img, &r.image, &a, &views, p.bone_age_months)?;
+    super::predict::write_debug(
+        &debug.join(first.id.as_str()),
+        &img,
+        &r.image,
+        &a,
+        &views,
+        p.bone_age_months,
+    )?;
     println!("  what the pipeline saw: {}", debug.display());
     println!("  total time {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

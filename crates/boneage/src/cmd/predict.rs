@@ -93,6 +93,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         "predict: bundle {} ({}): {}",
         bundle.manifest.id, bundle.origin, bundle.manifest.notice
     );
+    let mut debug_names = std::collections::HashSet::new();
     for path in &args.images {
         let t0 = Instant::now();
         let r = read_radiograph(path)?;
@@ -107,7 +108,23 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         let p = bundle.predict_views(&views, sex);
         let t_all = t0.elapsed().as_secs_f64();
         if let Some(dir) = &args.debug_images {
-            write_debug(dir, path, &r.image, &a, &views, p.bone_age_months)?;
+            // One folder per image, named by the file; a second file of the same name gets
+            // a number.
+            let stem = stem_of(path);
+            let mut name = stem.clone();
+            let mut k = 2;
+            while !debug_names.insert(name.clone()) {
+                name = format!("{stem}-{k}");
+                k += 1;
+            }
+            write_debug(
+                &dir.join(name),
+                path,
+                &r.image,
+                &a,
+                &views,
+                p.bone_age_months,
+            )?;
         }
         let round2 = |v: f64| (v * 100.0).round() / 100.0;
         let obj = serde_json::json!({
@@ -180,22 +197,25 @@ fn predict_run(
     Ok(())
 }
 
-/// DIR/<stem>/: mask.png, hand.png, registered.png, region_<R>.png (first view),
+fn stem_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}
+
+/// Into folder `d`: mask.png, hand.png, registered.png, region_<R>.png (first view),
 /// overview.png (radiograph with mask outline and keypoints, registered hand with the
 /// regions, the regions as the nets see them).
 pub fn write_debug(
-    dir: &Path,
+    d: &Path,
     path: &Path,
     img: &GrayImage,
     a: &Analysis,
     views: &[(Region, Vec<GrayImage>)],
     age: f64,
 ) -> anyhow::Result<()> {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "image".into());
-    let d = dir.join(&stem);
+    let stem = stem_of(path);
+    let d = d.to_path_buf();
     std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))?;
     let mask_img = GrayImage {
         width: a.mask.width,

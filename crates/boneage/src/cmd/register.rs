@@ -200,8 +200,25 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
     }
     if let Some(d) = &args.data {
         let ds = crate::cmd::data::open_dataset(d, None)?;
-        let bytes = std::fs::read(&ds.path)
-            .with_context(|| format!("{}: cannot read", ds.path.display()))?;
+        let bytes = if failed == 0 {
+            std::fs::read(&ds.path)
+                .with_context(|| format!("{}: cannot read", ds.path.display()))?
+        } else {
+            // Only the images that were registered, so training on the regions does not stop
+            // at the missing ones (as `id,boneage,male`).
+            let mut t = String::from("id,boneage,male\n");
+            for smp in &ds.samples {
+                if out.join(format!("{}.json", smp.id)).is_file() {
+                    t.push_str(&format!(
+                        "{},{},{}\n",
+                        smp.id,
+                        smp.bone_age_months,
+                        if smp.sex.is_male() { "True" } else { "False" }
+                    ));
+                }
+            }
+            t.into_bytes()
+        };
         for r in Region::ALL {
             let p = out.join("regions").join(r.name()).join("labels.csv");
             write_atomic(&p, &bytes).with_context(|| format!("{}: cannot write", p.display()))?;

@@ -44,6 +44,8 @@ pub struct Results {
     pub n: usize,
     pub tta: usize,
     pub baseline_mean_months: f64,
+    /// Where the baseline's constant comes from.
+    pub baseline_source: String,
     pub rows: Vec<ResultRow>,
     pub best_single: String,
     pub best_single_mae_months: f64,
@@ -95,7 +97,10 @@ pub fn bundle_results(
     let bar = progress::bar(ds.samples.len() as u64, "results");
     let mut preds: Vec<Prediction> = Vec::with_capacity(ds.samples.len());
     for s in &ds.samples {
-        let path = s.image.as_ref().context("image not resolved")?;
+        let path = s
+            .image
+            .as_ref()
+            .with_context(|| format!("{}: no image found for id {}", data.display(), s.id))?;
         let r = read_radiograph(path)?;
         let a = bundle
             .analyse(&r.image)
@@ -106,11 +111,13 @@ pub fn bundle_results(
     bar.finish_and_clear();
     let seconds_per_image = started.elapsed().as_secs_f64() / ds.samples.len() as f64;
     let truth: Vec<f64> = ds.ages();
-    let baseline = bundle
-        .manifest
-        .ensemble
-        .train_mean_months
-        .unwrap_or_else(|| stats::mean(&truth));
+    let (baseline, baseline_source) = match bundle.manifest.ensemble.train_mean_months {
+        Some(m) => (m, "the training mean"),
+        None => (
+            stats::mean(&truth),
+            "the mean of this set: the bundle does not record its training mean",
+        ),
+    };
     let eval_of = |get: &dyn Fn(&Prediction) -> Option<f64>| -> Evaluation {
         let cases: Vec<Case> = ds
             .samples
@@ -190,6 +197,7 @@ pub fn bundle_results(
         n: ds.samples.len(),
         tta,
         baseline_mean_months: baseline,
+        baseline_source: baseline_source.into(),
         best_single: best.model.clone(),
         best_single_mae_months: best.evaluation.overall.mae_months,
         ensemble_mae_months: ens,
@@ -200,14 +208,14 @@ pub fn bundle_results(
     // predictions.csv
     let mut csv = String::from("id,male,bone_age_months,ensemble_months,spread_months");
     for m in &bundle.manifest.members {
-        let _ = write!(csv, ",{}", m.name);
+        let _ = write!(csv, ",{}", csv_field(&m.name));
     }
     csv.push('\n');
     for (s, p) in ds.samples.iter().zip(&preds) {
         let _ = write!(
             csv,
             "{},{},{},{:.3},{:.3}",
-            s.id,
+            csv_field(&s.id),
             s.sex.is_male(),
             s.bone_age_months,
             p.bone_age_months,
@@ -348,7 +356,7 @@ fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Re
         "<p>Best single net: {} ({:.2} months). Ensemble: <b>{:.2} months</b> — {}. Weights were fitted on \
          the bundle's validation set ({} images, validation MAE {:.2}); region and head rows \
          combine their members with the same weights renormalized. The mean predictor always \
-         says {:.1} months (the training mean). {:.2} s per image on this machine.</p>",
+         says {:.1} months ({}). {:.2} s per image on this machine.</p>",
         crate::report::esc(&r.best_single),
         r.best_single_mae_months,
         r.ensemble_mae_months,
@@ -360,9 +368,19 @@ fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Re
         bundle.manifest.ensemble.n_valid,
         bundle.manifest.ensemble.valid_mae_months,
         r.baseline_mean_months,
+        r.baseline_source,
         r.seconds_per_image
     ));
     page.h2("The ensemble in detail");
     accuracy_sections(&mut page, cases, &r.ensemble().evaluation)?;
     Ok(page)
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
