@@ -13,7 +13,7 @@ source scripts/env.sh
   "$BONEAGE_PYTHON" -m pip install --quiet numpy opencv-python-headless
 cargo build --release -q -p boneage
 B=target/release/boneage
-BUNDLE="${BUNDLE:-models/bundle}"
+BUNDLE="$(realpath "${BUNDLE:-models/bundle}")"
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 "$B" phantom --n 1 --size 1500x2000 --bit16 --seed 5 --out "$W/ph" >/dev/null
@@ -25,7 +25,7 @@ end=$(date +%s.%N)
 one=$(python3 -c "print(f'{$end - $start:.2f}')")
 ours1=$("$B" predict --model "$BUNDLE" --sex M --tta 1 "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" 2>/dev/null)
 ours10=$("$B" predict --model "$BUNDLE" --sex M --tta 10 "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" 2>/dev/null)
-peer=$(cd bench && "$BONEAGE_PYTHON" predict_peer.py --image "$IMG" --bundle "../$BUNDLE" --tta 10 --threads 2)
+peer=$(cd bench && "$BONEAGE_PYTHON" predict_peer.py --image "$IMG" --bundle "$BUNDLE" --tta 10 --threads 2)
 python3 - "$ours1" "$ours10" "$peer" "$one" <<'PY'
 import json, statistics, sys
 def med(lines):

@@ -99,11 +99,24 @@ pub fn warp_to_canonical(img: &GrayImage, source_to_canonical: &Affine, fill: f3
     )
 }
 
+/// Scale of a map (square root of the area change).
+fn map_scale(map: &Affine) -> f64 {
+    let m = &map.m;
+    (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs().sqrt()
+}
+
 /// Warps `img` into a `width x height` image through `map` (source → output pixels),
 /// pre-shrinking the source when the map shrinks by more than 2x.
 fn warp_scaled(img: &GrayImage, map: &Affine, width: usize, height: usize, fill: f32) -> GrayImage {
-    let m = &map.m;
-    let scale = (m[0][0] * m[1][1] - m[0][1] * m[1][0]).abs().sqrt();
+    let (src, full) = pre_shrink(img, map);
+    let to_source = full.inverse().expect("registration maps are not singular");
+    warp(&src, width, height, &to_source, fill)
+}
+
+/// The source shrunk by area averaging to about twice the scale of `map` when the map shrinks
+/// by more than 2x (else the source itself), and the map from that image to the output.
+fn pre_shrink<'a>(img: &'a GrayImage, map: &Affine) -> (std::borrow::Cow<'a, GrayImage>, Affine) {
+    let scale = map_scale(map);
     let (src, pre) = if scale < 0.5 && img.width > 8 && img.height > 8 {
         // Shrink the source to about twice the output scale first.
         let f = (2.0 * scale).max(1e-3);
@@ -117,16 +130,26 @@ fn warp_scaled(img: &GrayImage, map: &Affine, width: usize, height: usize, fill:
         let shrink = Affine {
             m: [[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]],
         };
-        (img.resize(w, h), Some(shrink))
+        (std::borrow::Cow::Owned(img.resize(w, h)), Some(shrink))
     } else {
-        (img.clone(), None)
+        (std::borrow::Cow::Borrowed(img), None)
     };
     let full = match pre {
         Some(shrink) => map.after(&shrink.inverse().expect("positive scale")),
         None => *map,
     };
-    let to_source = full.inverse().expect("registration maps are not singular");
-    warp(&src, width, height, &to_source, fill)
+    (src, full)
+}
+
+/// A source image shrunk once for many cuts of one region at about the same map (test-time
+/// augmentation views): [`Region::cut_prepared`] with the map it was made for gives exactly
+/// [`Region::cut`]; nearby maps reuse the shrunk image.
+pub struct PreparedSource<'a> {
+    img: std::borrow::Cow<'a, GrayImage>,
+    /// Shrunk-image pixels → region pixels, for the map it was prepared with.
+    base: Affine,
+    /// Region pixels → canonical pixels → source pixels of the base map.
+    region_to_source: Affine,
 }
 
 /// One of the seed's regions.
@@ -184,6 +207,37 @@ impl Region {
         }
     }
 
+    /// Shrinks `img` once for cuts of this region near `source_to_canonical`.
+    pub fn prepare<'a>(
+        self,
+        img: &'a GrayImage,
+        source_to_canonical: &Affine,
+    ) -> PreparedSource<'a> {
+        let map = self.from_canonical().after(source_to_canonical);
+        let (img, base) = pre_shrink(img, &map);
+        PreparedSource {
+            img,
+            base,
+            region_to_source: map.inverse().expect("registration maps are not singular"),
+        }
+    }
+
+    /// Cuts the region from a prepared source through `source_to_canonical` (bilinear from the
+    /// shrunk image; identical to [`Region::cut`] for the map the source was prepared with).
+    pub fn cut_prepared(
+        self,
+        p: &PreparedSource,
+        source_to_canonical: &Affine,
+        fill: f32,
+    ) -> GrayImage {
+        let (w, h) = self.output_size();
+        let map = self.from_canonical().after(source_to_canonical);
+        // Shrunk pixels → output: map ∘ (base map)⁻¹ ∘ base.
+        let full = map.after(&p.region_to_source).after(&p.base);
+        let to_small = full.inverse().expect("registration maps are not singular");
+        warp(&p.img, w, h, &to_small, fill)
+    }
+
     /// Cuts the region straight from a source image, given the source → canonical map (one
     /// resampling, not two).
     pub fn cut(self, img: &GrayImage, source_to_canonical: &Affine, fill: f32) -> GrayImage {
@@ -201,6 +255,43 @@ impl Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prepared_cuts_match_direct_cuts() {
+        let img = GrayImage::from_vec(
+            1200,
+            1600,
+            (0..1200 * 1600)
+                .map(|i| (((i % 1200) / 7 + (i / 1200) / 5) % 13) as f32 / 13.0)
+                .collect(),
+        );
+        let map = to_canonical(&[[600.0, 150.0], [1050.0, 650.0], [600.0, 1200.0]]).unwrap();
+        for r in Region::ALL {
+            let p = r.prepare(&img, &map);
+            let a = r.cut(&img, &map, 0.0);
+            let b = r.cut_prepared(&p, &map, 0.0);
+            assert_eq!(a.data.len(), b.data.len());
+            let d = a
+                .data
+                .iter()
+                .zip(&b.data)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(d < 1e-4, "region {}: {d}", r.name());
+            // A nearby map (a TTA view) still gives the region at that map.
+            let moved = Affine::translate(10.0, 0.0).after(&map);
+            let c = r.cut_prepared(&p, &moved, 0.0);
+            let e = r.cut(&img, &moved, 0.0);
+            let mean = c
+                .data
+                .iter()
+                .zip(&e.data)
+                .map(|(x, y)| (x - y).abs())
+                .sum::<f32>()
+                / c.data.len() as f32;
+            assert!(mean < 0.02, "region {}: {mean}", r.name());
+        }
+    }
 
     #[test]
     fn similarity_is_recovered_exactly() {

@@ -691,11 +691,17 @@ impl Bundle {
             .collect();
         let (tta_cfg, to_canonical) = (&self.manifest.tta, a.to_canonical);
         let hand = &a.hand;
+        // The source shrunk once per region; every view is cut from it.
+        let prepared: Vec<_> = regions
+            .par_iter()
+            .map(|r| r.prepare(hand, &to_canonical))
+            .collect();
         let cuts: Vec<GrayImage> = jobs
             .par_iter()
             .map(|&(r, k)| {
+                let p = &prepared[regions.iter().position(|x| *x == r).expect("listed")];
                 let map = tta_move(tta_cfg, r, k, seed).after(&to_canonical);
-                let mut c = r.cut(hand, &map, 0.0);
+                let mut c = r.cut_prepared(p, &map, 0.0);
                 quantize8(&mut c);
                 c
             })
