@@ -48,5 +48,6 @@ while read -r name region cfg; do
   bundle_args+=(--member "$region:$run")
 done <<< "$members"
 label=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['name'])" "$RECIPE")
-"$BONEAGE_BIN" bundle "${bundle_args[@]}" --valid "$VALID" --out "$WORK/bundle" --label "$label" \
+tta=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('tta', 1))" "$RECIPE")
+"$BONEAGE_BIN" bundle "${bundle_args[@]}" --valid "$VALID" --out "$WORK/bundle" --label "$label" --tta "$tta" \
   --device "${DEVICE:-auto}" "$@"

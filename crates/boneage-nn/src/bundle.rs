@@ -109,6 +109,8 @@ pub struct EnsembleInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TtaConfig {
+    /// Views per region when the user does not say (1 = no augmentation). Default 1.
+    pub views: usize,
     /// Largest rotation, degrees. Default 5.
     pub rotation_deg: f64,
     /// Largest shift as a fraction of the region's size. Default 0.03.
@@ -120,6 +122,7 @@ pub struct TtaConfig {
 impl Default for TtaConfig {
     fn default() -> Self {
         TtaConfig {
+            views: 1,
             rotation_deg: 5.0,
             shift_fraction: 0.03,
             scale: 0.05,

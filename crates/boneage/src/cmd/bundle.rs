@@ -45,6 +45,9 @@ pub struct BundleArgs {
     /// Mark the bundle as trained on phantoms only (predictions say so).
     #[arg(long)]
     pub phantom_only: bool,
+    /// Test-time augmentation views per region that predictions use by default.
+    #[arg(long, default_value_t = 1)]
+    pub tta: usize,
     /// Start of the bundle id.
     #[arg(long, default_value = "boneage")]
     pub label: String,
@@ -67,6 +70,9 @@ fn model_files<'a>(dir: &Path, config_name: &'a str) -> anyhow::Result<ModelFile
 }
 
 pub fn run(args: BundleArgs) -> anyhow::Result<()> {
+    if args.tta == 0 || args.tta > 64 {
+        bail!("--tta {}: give 1 (no augmentation) to 64 views", args.tta);
+    }
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
     let mut parsed = Vec::new();
     for m in &args.members {
@@ -221,7 +227,10 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
                 best_single_valid_mae_months: best.1,
                 train_mean_months: train_mean,
             },
-            tta: TtaConfig::default(),
+            tta: TtaConfig {
+                views: args.tta,
+                ..TtaConfig::default()
+            },
         },
     )?;
     for m in &manifest.members {

@@ -26,9 +26,10 @@ pub struct EvaluateArgs {
     /// table (results.json, results.html). Default when no --run: the built-in bundle.
     #[arg(long)]
     pub model: Option<PathBuf>,
-    /// Views per region for test-time augmentation (bundles only; 1 = none).
-    #[arg(long, default_value_t = 1)]
-    pub tta: usize,
+    /// Views per region for test-time augmentation (bundles only; 1 = none). Default: the
+    /// bundle's.
+    #[arg(long)]
+    pub tta: Option<usize>,
     /// Labelled data: a label table, or a folder with labels.csv and images/.
     #[arg(long)]
     pub data: PathBuf,
@@ -289,12 +290,14 @@ pub fn accuracy_sections(page: &mut Page, cases: &[Case], ev: &Evaluation) -> an
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
     let Some(run) = &args.run else {
+        super::predict::check_tta(args.tta)?;
         let bundle = super::predict::load_bundle(args.model.as_deref(), device)?;
+        let tta = args.tta.unwrap_or(bundle.manifest.tta.views).max(1);
         let r = super::results::bundle_results(
             &bundle,
             &args.data,
             &args.out,
-            args.tta,
+            tta,
             "Bone age results table",
         )?;
         r.print_summary(&args.out);

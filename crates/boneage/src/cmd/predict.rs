@@ -41,8 +41,9 @@ pub struct PredictArgs {
     #[arg(long)]
     pub sex: Option<String>,
     /// Views per region for test-time augmentation (1 = none; the challenge winner used 10).
-    #[arg(long, default_value_t = 1)]
-    pub tta: usize,
+    /// Default: the bundle's (`tta.views` in its manifest).
+    #[arg(long)]
+    pub tta: Option<usize>,
     /// Seed of the TTA draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -68,6 +69,16 @@ pub fn sex_for(path: &Path, arg: Option<Sex>, header: Option<Sex>) -> anyhow::Re
     }
 }
 
+/// Refuses a `--tta` outside 1..=64.
+pub fn check_tta(tta: Option<usize>) -> anyhow::Result<()> {
+    match tta {
+        Some(n) if n == 0 || n > 64 => {
+            bail!("--tta {n}: give 1 (no augmentation) to 64 views")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Loads the bundle named on the command line, or the built-in one.
 pub fn load_bundle(model: Option<&Path>, device: boneage_nn::Device) -> anyhow::Result<Bundle> {
     match model {
@@ -81,14 +92,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         Some(s) => Some(s.parse().with_context(|| format!("--sex {s}"))?),
         None => None,
     };
-    if args.tta == 0 || args.tta > 64 {
-        bail!("--tta {}: give 1 (no augmentation) to 64 views", args.tta);
-    }
+    check_tta(args.tta)?;
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
     if let Some(run) = &args.run {
         return predict_run(run, sex, &args.images, device);
     }
     let bundle = load_bundle(args.model.as_deref(), device)?;
+    let tta = args.tta.unwrap_or(bundle.manifest.tta.views).max(1);
     eprintln!(
         "predict: bundle {} ({}): {}",
         bundle.manifest.id, bundle.origin, bundle.manifest.notice
@@ -103,7 +113,7 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             .analyse(&r.image)
             .with_context(|| format!("{}", path.display()))?;
         let t_analyse = t0.elapsed().as_secs_f64();
-        let views = bundle.region_views(&a, args.tta, args.seed);
+        let views = bundle.region_views(&a, tta, args.seed);
         let t_regions = t0.elapsed().as_secs_f64();
         let p = bundle.predict_views(&views, sex);
         let t_all = t0.elapsed().as_secs_f64();
