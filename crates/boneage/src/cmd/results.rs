@@ -283,7 +283,7 @@ fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Re
                 .any(|row| row.evaluation.by_stage.contains_key(*s))
         })
         .collect();
-    let mut header: Vec<String> = [
+    let header = [
         "model",
         "kind",
         "weight",
@@ -294,12 +294,7 @@ fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Re
         "within 12 mo",
         "MAE boys",
         "MAE girls",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    header.extend(stages.iter().map(|s| format!("MAE {s}")));
-    let header_refs: Vec<&str> = header.iter().map(|s| s.as_str()).collect();
+    ];
     let by_sex = |row: &ResultRow, sex: Sex| {
         row.evaluation
             .by_sex
@@ -307,38 +302,36 @@ fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Re
             .map(|e| format!("{:.2}", e.mae_months))
             .unwrap_or_else(|| "–".into())
     };
+    let name = |row: &ResultRow| {
+        let n = crate::report::esc(&row.model);
+        if row.kind == "ensemble" {
+            format!("<b>{n}</b>")
+        } else {
+            n
+        }
+    };
     let mut rows: Vec<Vec<String>> = r
         .rows
         .iter()
         .map(|row| {
             let e = &row.evaluation.overall;
-            let bold = |s: String| {
-                if row.kind == "ensemble" {
-                    format!("<b>{s}</b>")
-                } else {
-                    s
-                }
-            };
-            let mut v = vec![
-                bold(crate::report::esc(&row.model)),
+            let mae = format!("{:.2}", e.mae_months);
+            vec![
+                name(row),
                 row.kind.clone(),
                 row.weight.map(|w| format!("{w:.3}")).unwrap_or_default(),
                 e.n.to_string(),
-                bold(format!("{:.2}", e.mae_months)),
+                if row.kind == "ensemble" {
+                    format!("<b>{mae}</b>")
+                } else {
+                    mae
+                },
                 format!("{:.2}", e.rmse_months),
                 format!("{:+.2}", e.bias_months),
                 format!("{:.1}%", 100.0 * e.within_12_months_fraction),
                 by_sex(row, Sex::Male),
                 by_sex(row, Sex::Female),
-            ];
-            v.extend(stages.iter().map(|s| {
-                row.evaluation
-                    .by_stage
-                    .get(*s)
-                    .map(|e| format!("{:.2}", e.mae_months))
-                    .unwrap_or_else(|| "–".into())
-            }));
-            v
+            ]
         })
         .collect();
     let base = &r.ensemble().evaluation.overall;
@@ -351,7 +344,27 @@ fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Re
     ];
     brow.resize(header.len(), String::new());
     rows.push(brow);
-    page.raw_table(&header_refs, &rows);
+    page.raw_table(&header, &rows);
+    page.raw("<p>MAE in months by development stage (of the reference bone age):</p>");
+    let mut stage_header = vec!["model".to_string()];
+    stage_header.extend(stages.iter().map(|s| s.to_string()));
+    let stage_refs: Vec<&str> = stage_header.iter().map(|s| s.as_str()).collect();
+    let stage_rows: Vec<Vec<String>> = r
+        .rows
+        .iter()
+        .map(|row| {
+            let mut v = vec![name(row)];
+            v.extend(stages.iter().map(|s| {
+                row.evaluation
+                    .by_stage
+                    .get(*s)
+                    .map(|e| format!("{:.2} (n {})", e.mae_months, e.n))
+                    .unwrap_or_else(|| "–".into())
+            }));
+            v
+        })
+        .collect();
+    page.raw_table(&stage_refs, &stage_rows);
     page.raw(&format!(
         "<p>Best single net: {} ({:.2} months). Ensemble: <b>{:.2} months</b> — {}. Weights were fitted on \
          the bundle's validation set ({} images, validation MAE {:.2}); region and head rows \
