@@ -86,6 +86,19 @@ pub fn to_canonical(keypoints: &[[f64; 2]; 3]) -> Option<Affine> {
     fit_similarity_weighted(keypoints, &CANONICAL_KEYPOINTS, &KEYPOINT_WEIGHTS)
 }
 
+/// How far each keypoint lands from its canonical place under `source_to_canonical`, in
+/// canonical pixels: `[middle tip, thumb tip, capitate]`. A left hand seen palm down fits
+/// within a few dozen pixels; keypoints put on the wrong fingers (a mirrored hand) fit far
+/// worse.
+pub fn keypoint_residuals(keypoints: &[[f64; 2]; 3], source_to_canonical: &Affine) -> [f64; 3] {
+    let mut r = [0.0; 3];
+    for (i, (k, c)) in keypoints.iter().zip(CANONICAL_KEYPOINTS).enumerate() {
+        let (x, y) = source_to_canonical.apply(k[0], k[1]);
+        r[i] = ((x - c[0]).powi(2) + (y - c[1]).powi(2)).sqrt();
+    }
+    r
+}
+
 /// Warps `img` into the canonical frame through `source_to_canonical` (bilinear, with an area
 /// average first when the map shrinks the image by more than 2x, so fine texture does not
 /// alias); outside the source is `fill`.

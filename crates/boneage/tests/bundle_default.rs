@@ -80,3 +80,46 @@ fn default_bundle_on_real_radiographs() {
         assert!(v["bundle"].as_str().unwrap().starts_with("seed-regions-"));
     }
 }
+
+#[test]
+fn a_mirrored_hand_is_read_as_a_left_hand() {
+    // A real left hand turned over (as a right hand or a film put in backwards looks): the
+    // mirror image is found, registered as a left hand, and aged as the original.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/rsna-sample/images/wandb_3e18d6ecf396506ef7eb.png");
+    let work = tempfile::tempdir().unwrap();
+    let img = boneage_imaging::read_radiograph(&src).unwrap().image;
+    let mut flipped = img.clone();
+    for row in flipped.data.chunks_mut(img.width) {
+        row.reverse();
+    }
+    let m = work.path().join("mirrored.png");
+    boneage_imaging::io::write_png_gray8(&m, &flipped).unwrap();
+    let o = boneage(&["predict", "--sex", "F", s(&src), s(&m)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v[0]["mirrored"], false);
+    assert_eq!(v[1]["mirrored"], true, "{}", v[1]);
+    assert!(v[1]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("mirror image"));
+    let (a, b) = (
+        v[0]["bone_age_months"].as_f64().unwrap(),
+        v[1]["bone_age_months"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 3.0, "original {a}, mirrored {b}");
+    // The thumb keypoint, given in the mirrored file's pixels, is on the other side.
+    let w = img.width as f64;
+    let (t0, t1) = (
+        v[0]["keypoints"][1][0].as_f64().unwrap(),
+        v[1]["keypoints"][1][0].as_f64().unwrap(),
+    );
+    assert!(
+        (t0 - (w - 1.0 - t1)).abs() < 0.05 * w,
+        "thumb x {t0} vs mirrored {t1}"
+    );
+}

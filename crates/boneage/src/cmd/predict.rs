@@ -153,6 +153,8 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             "tta": p.tta,
             "warnings": a.warnings.iter().cloned().chain(p.warnings()).collect::<Vec<_>>(),
             "keypoints": a.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
+            "thumb_residual_px": round2(a.thumb_residual),
+            "mirrored": a.mirrored,
             "bundle": bundle.manifest.id,
             "notice": bundle.manifest.notice,
             "seconds": {
