@@ -19,7 +19,7 @@ use crate::training::{TrainError, TrainedRun};
 use crate::vgg::{Arch, Head};
 use boneage_core::Sex;
 use boneage_imaging::clahe::ClaheConfig;
-use boneage_imaging::registration::{keypoint_residuals, to_canonical, Region};
+use boneage_imaging::registration::Region;
 use boneage_imaging::spatial::Affine;
 use boneage_imaging::{GrayImage, Mask};
 use rand::{Rng, SeedableRng};
@@ -561,19 +561,6 @@ pub struct Analysis {
 /// pixels) is reported as a warning.
 pub const THUMB_WARNING_PX: f64 = 250.0;
 
-fn to_canonical_of(k: &[[f64; 2]; 3]) -> Option<Affine> {
-    to_canonical(k)
-}
-
-/// The image mirrored left to right.
-fn mirror(img: &GrayImage) -> GrayImage {
-    let mut out = img.clone();
-    for row in out.data.chunks_mut(img.width) {
-        row.reverse();
-    }
-    out
-}
-
 /// Members disagreeing by more than this SD (months) is reported as a warning.
 pub const SPREAD_WARNING_MONTHS: f64 = 24.0;
 
@@ -671,35 +658,15 @@ impl Bundle {
     pub fn analyse(&self, img: &GrayImage) -> Result<Analysis, BundleError> {
         let mask = self.segmentation.mask(img);
         let hand = boneage_imaging::segment::hand_image(img, &mask, &ClaheConfig::default());
-        let keypoints = self.keypoints.predict(&hand);
-        let Some(map) = to_canonical(&keypoints) else {
+        let Some(reg) = self.keypoints.register(&hand) else {
             return invalid("the keypoints found coincide: no hand to register".into());
         };
-        let thumb = keypoint_residuals(&keypoints, &map)[1];
-        // The keypoint net knows left hands only: on a mirrored hand its thumb point tends to
-        // land where the similarity cannot bring it near the canonical thumb. The mirror image
-        // is tried too, and kept when its thumb fits far better (on the 20 RSNA samples the
-        // mirror never fits better than 0.95 of the original).
-        let (mut keypoints, mut to_canonical, mut thumb_residual, mut mirrored) =
-            (keypoints, map, thumb, false);
-        {
-            let flipped = mirror(&hand);
-            let kp = self.keypoints.predict(&flipped);
-            if let Some(m) = to_canonical_of(&kp) {
-                let t = keypoint_residuals(&kp, &m)[1];
-                if t < 0.5 * thumb {
-                    let w = (hand.width - 1) as f64;
-                    // Source x → mirrored x → canonical.
-                    let reflect = Affine {
-                        m: [[-1.0, 0.0, w], [0.0, 1.0, 0.0]],
-                    };
-                    keypoints = kp.map(|k| [w - k[0], k[1]]);
-                    to_canonical = m.after(&reflect);
-                    thumb_residual = t;
-                    mirrored = true;
-                }
-            }
-        }
+        let crate::keypoints::Registration {
+            keypoints,
+            to_canonical,
+            thumb_residual,
+            mirrored,
+        } = reg;
         let limits = boneage_imaging::mask::MaskLimits::default();
         let mut warnings: Vec<String> =
             boneage_imaging::mask::MaskScore::compute(img, &mask, None, &limits)

@@ -13,8 +13,9 @@
 //! - `regions/A|B|C/<id>.png`: whole hand 375x500, carpals 256x256, metacarpals + proximal
 //!   phalanges 320x256, each cut straight from the source (one resampling);
 //! - `<id>.json`: `keypoints` (three `[x, y]` in source pixels: middle tip, thumb tip,
-//!   capitate), `affine` (the 2x3 matrix from source to canonical pixels), the scale and
-//!   rotation it implies, the source and the models used;
+//!   capitate), `mirrored` (a right hand or a film put in backwards, read as a left hand
+//!   through a reflection), `affine` (the 2x3 matrix from source to canonical pixels), the
+//!   scale and rotation it implies, the source and the models used;
 //! - `contact.png`: the registered hands side by side with the canonical keypoints (yellow) and
 //!   the regions A (green), B (red), C (blue) marked.
 //!
@@ -29,10 +30,10 @@ use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::io::{write_atomic, write_png_gray8};
-use boneage_imaging::registration::{to_canonical, warp_to_canonical, Region, CANONICAL_KEYPOINTS};
+use boneage_imaging::registration::{warp_to_canonical, Region, CANONICAL_KEYPOINTS};
 use boneage_imaging::segment::hand_image;
 use boneage_imaging::{read_radiograph, GrayImage, Mask};
-use boneage_nn::keypoints::KeypointModel;
+use boneage_nn::keypoints::{KeypointModel, Registration};
 use boneage_nn::DeviceChoice;
 use clap::Args;
 use rayon::prelude::*;
@@ -74,6 +75,9 @@ struct Record {
     source_height: usize,
     source_modified: u64,
     keypoints: [[f64; 2]; 3],
+    /// A mirrored hand, read as a left hand (the affine then includes the reflection).
+    #[serde(default)]
+    mirrored: bool,
     affine: [[f64; 3]; 2],
     scale: f64,
     rotation_deg: f64,
@@ -152,14 +156,14 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
                 .collect()
         });
         // The nets run one image at a time (libtorch uses the cores).
-        let prepared: Vec<Result<(GrayImage, [[f64; 2]; 3]), String>> = decoded
+        let prepared: Vec<Result<(GrayImage, Option<Registration>), String>> = decoded
             .into_iter()
             .map(|d| {
                 d.map(|img| {
                     let mask: Mask = seg.mask(&img);
                     let hand = pool.install(|| hand_image(&img, &mask, &cl));
-                    let points = kp.predict(&hand);
-                    (hand, points)
+                    let reg = kp.register(&hand);
+                    (hand, reg)
                 })
             })
             .collect();
@@ -167,8 +171,8 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
             todo.par_iter()
                 .zip(prepared)
                 .map(|(input, p)| {
-                    let (hand, points) = p?;
-                    write_outputs(out, input, &hand, &points, &models).map_err(|e| format!("{e:#}"))
+                    let (hand, reg) = p?;
+                    write_outputs(out, input, &hand, reg, &models).map_err(|e| format!("{e:#}"))
                 })
                 .collect()
         });
@@ -266,16 +270,17 @@ fn write_outputs(
     out: &Path,
     input: &Input,
     hand: &GrayImage,
-    points: &[[f64; 2]; 3],
+    reg: Option<Registration>,
     models: &str,
 ) -> anyhow::Result<Option<GrayImage>> {
     let id = &input.id;
-    let map = to_canonical(points).with_context(|| {
+    let reg = reg.with_context(|| {
         format!(
             "{}: the keypoints found coincide, no registration possible",
             input.path.display()
         )
     })?;
+    let map = reg.to_canonical;
     let registered = warp_to_canonical(hand, &map, 0.0);
     write_png_gray8(&out.join(format!("registered/{id}.png")), &registered)?;
     for r in Region::ALL {
@@ -284,14 +289,23 @@ fn write_outputs(
             &r.cut(hand, &map, 0.0),
         )?;
     }
-    let (a, b) = (map.m[0][0], map.m[1][0]);
+    // Scale and rotation of the similarity (a mirrored hand's reflection taken out).
+    let (a, b) = (
+        if reg.mirrored {
+            -map.m[0][0]
+        } else {
+            map.m[0][0]
+        },
+        map.m[1][0],
+    );
     let rec = Record {
         id: id.clone(),
         source: input.path.display().to_string(),
         source_width: hand.width,
         source_height: hand.height,
         source_modified: modified(&input.path),
-        keypoints: *points,
+        keypoints: reg.keypoints,
+        mirrored: reg.mirrored,
         affine: map.m,
         scale: (a * a + b * b).sqrt(),
         rotation_deg: b.atan2(a).to_degrees(),
