@@ -162,20 +162,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         TEST_SIZE.0,
         TEST_SIZE.1
     );
-    for row in &results.rows {
-        println!(
-            "  {:<24} {:<9} test MAE {:6.2} months",
-            row.model, row.kind, row.evaluation.overall.mae_months
-        );
-    }
-    println!(
-        "  mean-predictor baseline {:.2} months; ensemble {:.2} vs best single {:.2} ({}); {:.2} s per image",
-        results.ensemble().evaluation.overall.baseline_mae_months,
-        results.ensemble_mae_months,
-        results.best_single_mae_months,
-        results.best_single,
-        results.seconds_per_image
-    );
+    results.print_rows();
     println!(
         "  results table: {}",
         results_dir.join("results.html").display()

@@ -62,15 +62,16 @@ impl Results {
             .expect("the ensemble row is always there")
     }
 
-    pub fn print_summary(&self, out: &Path) {
+    /// The table's rows and its one-line verdict, for the terminal.
+    pub fn print_rows(&self) {
         for r in &self.rows {
             println!(
-                "  {:<28} {:<9} MAE {:6.2} months",
+                "  {:<24} {:<9} test MAE {:6.2} months",
                 r.model, r.kind, r.evaluation.overall.mae_months
             );
         }
         println!(
-            "n {}  ensemble MAE {:.2} months, best single {:.2} ({}), mean-predictor baseline {:.2}; {:.2} s per image",
+            "  n {}: ensemble {:.2} months vs best single {:.2} ({}); mean-predictor baseline {:.2}; {:.2} s per image",
             self.n,
             self.ensemble_mae_months,
             self.best_single_mae_months,
@@ -78,6 +79,10 @@ impl Results {
             self.ensemble().evaluation.overall.baseline_mae_months,
             self.seconds_per_image
         );
+    }
+
+    pub fn print_summary(&self, out: &Path) {
+        self.print_rows();
         println!("results: {}", out.join("results.html").display());
     }
 }
