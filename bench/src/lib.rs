@@ -2,6 +2,15 @@
 
 use std::time::Instant;
 
+/// The value after `--name` on the command line, or `default`.
+pub fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
 /// Runs `f` `iters` times after one warm-up call and returns the median wall time in seconds.
 pub fn median_seconds(iters: usize, mut f: impl FnMut()) -> f64 {
     f();

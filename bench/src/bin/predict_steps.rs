@@ -3,7 +3,7 @@
 //!
 //! Usage: predict_steps --bundle DIR --image FILE [--iters N] [--tta N]
 
-use boneage_bench::median_seconds;
+use boneage_bench::{arg, median_seconds};
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::mask::{MaskLimits, MaskScore};
 use boneage_imaging::registration::to_canonical;
@@ -11,13 +11,6 @@ use boneage_nn::bundle::Bundle;
 use tch::Device;
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: &str| -> String {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-            .unwrap_or_else(|| default.to_string())
-    };
     tch::set_num_threads(arg("--threads", "2").parse()?);
     let iters: usize = arg("--iters", "7").parse()?;
     let tta: usize = arg("--tta", "1").parse()?;

@@ -5,19 +5,12 @@
 //!
 //! Usage: unet [--threads N] [--iters N]
 
-use boneage_bench::median_seconds;
+use boneage_bench::{arg, median_seconds};
 use boneage_nn::unet::{bce_dice_loss, UNetConfig};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Tensor};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: &str| -> String {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-            .unwrap_or_else(|| default.to_string())
-    };
     let threads: i32 = arg("--threads", "2").parse()?;
     let iters: usize = arg("--iters", "10").parse()?;
     tch::set_num_threads(threads);

@@ -4,19 +4,12 @@
 //!
 //! Usage: vgg [--threads N] [--iters N] [--layout channels_last|default]
 
-use boneage_bench::median_seconds;
+use boneage_bench::{arg, median_seconds};
 use boneage_nn::vgg::{Head, VggConfig};
 use tch::nn::OptimizerConfig;
 use tch::{nn, Device, Kind, Tensor};
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str, default: &str| -> String {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1).cloned())
-            .unwrap_or_else(|| default.to_string())
-    };
     let threads: i32 = arg("--threads", "2").parse()?;
     let iters: usize = arg("--iters", "10").parse()?;
     let channels_last = arg("--layout", "channels_last") == "channels_last";
