@@ -118,7 +118,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.resolve()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let test_dir = args.out.join("phantom-test");
+    // The size is in the name so a test set of another size (an earlier demo) is not reused.
+    let test_dir = args
+        .out
+        .join(format!("phantom-test-{}x{}", TEST_SIZE.0, TEST_SIZE.1));
     let test = phantom_set(&test_dir, args.n_test, args.seed + 1, TEST_SIZE, "test set")?;
 
     let bundle = super::predict::load_bundle(args.model.as_deref(), device)?;
