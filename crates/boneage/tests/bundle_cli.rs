@@ -113,6 +113,14 @@ fn world() -> &'static World {
     })
 }
 
+/// `boneage predict --model BUNDLE --device cpu ARGS... IMAGE`, its one JSON line parsed.
+fn predict(bundle: &Path, args: &[&str], image: &Path) -> serde_json::Value {
+    let mut all = vec!["predict", "--model", s(bundle), "--device", "cpu"];
+    all.extend_from_slice(args);
+    all.push(s(image));
+    serde_json::from_str(ok(&all).trim()).unwrap()
+}
+
 fn manifest(bundle: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(bundle.join("manifest.json")).unwrap()).unwrap()
 }
@@ -157,21 +165,11 @@ fn predict_runs_the_whole_pipeline() {
     let w = world();
     let img = w.test.join("images/1.png");
     let debug = w.dir.join("debug");
-    let out = ok(&[
-        "predict",
-        "--model",
-        s(&w.bundle),
-        "--sex",
-        "F",
-        "--tta",
-        "3",
-        "--debug-images",
-        s(&debug),
-        "--device",
-        "cpu",
-        s(&img),
-    ]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = predict(
+        &w.bundle,
+        &["--sex", "F", "--tta", "3", "--debug-images", s(&debug)],
+        &img,
+    );
     let age = v["bone_age_months"].as_f64().unwrap();
     assert!((0.0..=240.0).contains(&age), "{v}");
     assert!(v["spread_months"].as_f64().unwrap() >= 0.0);
@@ -192,32 +190,10 @@ fn predict_runs_the_whole_pipeline() {
         assert!(debug.join("1").join(f).is_file(), "{f}");
     }
     // The same image twice gives the same answer (TTA draws are seeded).
-    let again = ok(&[
-        "predict",
-        "--model",
-        s(&w.bundle),
-        "--sex",
-        "F",
-        "--tta",
-        "3",
-        "--device",
-        "cpu",
-        s(&img),
-    ]);
-    let v2: serde_json::Value = serde_json::from_str(again.trim()).unwrap();
+    let v2 = predict(&w.bundle, &["--sex", "F", "--tta", "3"], &img);
     assert_eq!(v["bone_age_months"], v2["bone_age_months"]);
     // Sex matters to the nets.
-    let boy = ok(&[
-        "predict",
-        "--model",
-        s(&w.bundle),
-        "--sex",
-        "M",
-        "--device",
-        "cpu",
-        s(&img),
-    ]);
-    let vb: serde_json::Value = serde_json::from_str(boy.trim()).unwrap();
+    let vb = predict(&w.bundle, &["--sex", "M"], &img);
     assert_eq!(vb["sex"], "M");
 }
 
@@ -276,28 +252,10 @@ fn predict_reads_the_sex_from_a_dicom_header() {
     let mut bytes = Vec::new();
     file.write_all(&mut bytes).unwrap();
     std::fs::write(&dcm, bytes).unwrap();
-    let out = ok(&[
-        "predict",
-        "--model",
-        s(&w.bundle),
-        "--device",
-        "cpu",
-        s(&dcm),
-    ]);
-    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let v = predict(&w.bundle, &[], &dcm);
     assert_eq!(v["sex"], "F");
     // The same pixels as PNG, sex given: the same estimate.
-    let png = ok(&[
-        "predict",
-        "--model",
-        s(&w.bundle),
-        "--sex",
-        "F",
-        "--device",
-        "cpu",
-        s(&w.test.join("images/2.png")),
-    ]);
-    let vp: serde_json::Value = serde_json::from_str(png.trim()).unwrap();
+    let vp = predict(&w.bundle, &["--sex", "F"], &w.test.join("images/2.png"));
     let (a, b) = (
         v["bone_age_months"].as_f64().unwrap(),
         vp["bone_age_months"].as_f64().unwrap(),
