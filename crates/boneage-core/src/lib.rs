@@ -9,6 +9,7 @@ pub mod dataset;
 pub mod keypoints;
 pub mod labels;
 pub mod metrics;
+pub mod real_data;
 pub mod reference;
 pub mod sex;
 pub mod split;

@@ -50,7 +50,12 @@ fn default_bundle_results_table_on_held_out_phantoms() {
 
 #[test]
 fn default_bundle_on_real_radiographs() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rsna-sample/images");
+    let Some(dir) = boneage_core::real_data::for_test(
+        "rsna-sample/images",
+        "the built-in bundle on the real sample radiographs",
+    ) else {
+        return;
+    };
     let mut imgs: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path().display().to_string())
@@ -85,8 +90,12 @@ fn default_bundle_on_real_radiographs() {
 fn a_mirrored_hand_is_read_as_a_left_hand() {
     // A real left hand turned over (as a right hand or a film put in backwards looks): the
     // mirror image is found, registered as a left hand, and aged as the original.
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/rsna-sample/images/wandb_3e18d6ecf396506ef7eb.png");
+    let Some(src) = boneage_core::real_data::for_test(
+        "rsna-sample/images/wandb_3e18d6ecf396506ef7eb.png",
+        "a mirrored real radiograph",
+    ) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let img = boneage_imaging::read_radiograph(&src).unwrap().image;
     let mut flipped = img.clone();

@@ -204,9 +204,13 @@ fn register_hands_turned_to_30_degrees() {
 }
 
 #[test]
-fn register_real_samples_and_bad_input() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rsna-sample/images");
+fn register_real_samples() {
+    let Some(dir) = boneage_core::real_data::for_test(
+        "rsna-sample/images",
+        "registration of the real sample radiographs",
+    ) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("reg");
     let o = boneage(&["register", "--out", s(&out), s(&dir)]);
@@ -234,11 +238,32 @@ fn register_real_samples_and_bad_input() {
         .iter()
         .fold((f64::MAX, 0f64), |(a, b), &v| (a.min(v), b.max(v)));
     assert!(hi / lo < 2.0, "{scales:?}");
+}
 
-    // A truncated file among good ones.
+#[test]
+fn register_stops_on_a_truncated_file_or_goes_on_with_keep_going() {
+    let work = tempfile::tempdir().unwrap();
+    let ph = work.path().join("ph");
+    let o = boneage(&[
+        "phantom",
+        "--n",
+        "1",
+        "--out",
+        s(&ph),
+        "--seed",
+        "5",
+        "--size",
+        "256x320",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let good = std::fs::read_dir(ph.join("images"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let imgs = work.path().join("imgs");
     std::fs::create_dir_all(&imgs).unwrap();
-    let good = dir.join("wandb_0f0b31a08aa671a86a20.png");
     std::fs::copy(&good, imgs.join("good.png")).unwrap();
     let bytes = std::fs::read(&good).unwrap();
     std::fs::write(imgs.join("broken.png"), &bytes[..bytes.len() / 3]).unwrap();

@@ -62,8 +62,12 @@ fn default_model_on_held_out_phantoms() {
 
 #[test]
 fn default_model_on_real_samples() {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/rsna-sample/images");
+    let Some(dir) = boneage_core::real_data::for_test(
+        "rsna-sample/images",
+        "segmentation of the real sample radiographs",
+    ) else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("seg");
     let o = boneage(&["segment", "--out", s(&out), s(&dir)]);
