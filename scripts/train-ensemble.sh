@@ -6,14 +6,19 @@
 #
 # RECIPE: a JSON file (configs/bundle/ensemble.json, configs/winner/ensemble.json) listing
 # members {name, region, config (relative to the recipe), seed (optional)}. REG_TRAIN and
-# REG_VALID: folders written by `boneage register --data`. Runs go to WORK/runs/<name> (an
+# REG_VALID: folders written by `boneage register --data` (REG_VALID may be "": each run then
+# holds out its config's validation_fraction of REG_TRAIN). Runs go to WORK/runs/<name> (an
 # unfinished run is resumed, a finished one kept), the bundle to WORK/bundle. Extra arguments
-# go to `boneage bundle` (e.g. --phantom-only --trained-on TEXT). EPOCHS overrides every
-# config's epochs; DEVICE picks cpu/cuda (default auto); BONEAGE_BIN the binary.
+# go to `boneage bundle` (e.g. --phantom-only --trained-on TEXT --test REG_TEST); a first extra
+# argument --members-only trains the members and makes no bundle. EPOCHS overrides every
+# config's epochs; INIT_DIR starts each member from INIT_DIR/<name>/best.safetensors (e.g.
+# pre-trained on phantoms); DEVICE picks cpu/cuda (default auto); BONEAGE_BIN the binary.
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: $0 RECIPE REG_TRAIN REG_VALID WORK [bundle options...]" >&2; exit 2; }
 RECIPE=$1 TRAIN=$2 VALID=$3 WORK=$4
 shift 4
+MEMBERS_ONLY=0
+if [ "${1:-}" = "--members-only" ]; then MEMBERS_ONLY=1; shift; fi
 cd "$(dirname "$0")/.."
 if [ -z "${BONEAGE_BIN:-}" ]; then
   source scripts/env.sh
@@ -42,12 +47,17 @@ while read -r name region cfg; do
     extra=()
     [ -f "$run/state.json" ] && extra+=(--resume)
     [ -n "${EPOCHS:-}" ] && extra+=(--epochs "$EPOCHS")
-    "$BONEAGE_BIN" train --data "$TRAIN/regions/$region" --valid "$VALID/regions/$region" \
+    [ -n "$VALID" ] && extra+=(--valid "$VALID/regions/$region")
+    if [ -n "${INIT_DIR:-}" ] && [ ! -f "$run/state.json" ]; then
+      extra+=(--init "$INIT_DIR/$name/best.safetensors")
+    fi
+    "$BONEAGE_BIN" train --data "$TRAIN/regions/$region" \
       --config "$cfg" --out "$run" --device "${DEVICE:-auto}" "${extra[@]}"
   fi
   bundle_args+=(--member "$region:$run")
 done <<< "$members"
+[ "$MEMBERS_ONLY" = 1 ] && exit 0
 label=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['name'])" "$RECIPE")
 tta=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get('tta', 1))" "$RECIPE")
-"$BONEAGE_BIN" bundle "${bundle_args[@]}" --valid "$VALID" --out "$WORK/bundle" --label "$label" --tta "$tta" \
-  --device "${DEVICE:-auto}" "$@"
+"$BONEAGE_BIN" bundle "${bundle_args[@]}" --valid "$VALID" --out "$WORK/bundle" --tta "$tta" \
+  --device "${DEVICE:-auto}" --label "$label" "$@"

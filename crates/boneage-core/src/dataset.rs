@@ -212,6 +212,21 @@ impl RowReader<'_> {
     }
 }
 
+/// `samples` as a label table in the RSNA training format (`id,boneage,male`, sex as
+/// `True`/`False`), which [`Dataset::read`] reads back to the same ids, ages and sexes.
+pub fn rsna_table<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> String {
+    let mut t = String::from("id,boneage,male\n");
+    for s in samples {
+        t.push_str(&format!(
+            "{},{},{}\n",
+            s.id,
+            s.bone_age_months,
+            if s.sex.is_male() { "True" } else { "False" }
+        ));
+    }
+    t
+}
+
 impl Dataset {
     /// Reads a label table, detecting its format from the header.
     pub fn read(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {

@@ -4,11 +4,11 @@
 use crate::reference::Stage;
 use crate::sex::Sex;
 use crate::stats;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Errors of a set of predictions, months.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorSummary {
     pub n: usize,
     pub mae_months: f64,
@@ -50,7 +50,7 @@ pub struct Case {
 }
 
 /// Overall, per-sex and per-stage (by true bone age) error summaries.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     #[serde(flatten)]
     pub overall: ErrorSummary,

@@ -8,6 +8,7 @@
 //! - [`mask`]: binary hand masks and the plausibility score positive mining filters with.
 //! - [`segment`]: the classical (bootstrap) hand mask.
 //! - [`registration`]: the similarity into the canonical frame and the regions A, B, C.
+//! - [`handedness`]: a left hand or a mirror image, from the registered whole hand.
 //!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
@@ -16,6 +17,7 @@
 pub mod clahe;
 pub mod components;
 pub mod gray;
+pub mod handedness;
 pub mod intensity;
 pub mod io;
 pub mod mask;

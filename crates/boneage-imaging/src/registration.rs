@@ -120,7 +120,13 @@ fn map_scale(map: &Affine) -> f64 {
 
 /// Warps `img` into a `width x height` image through `map` (source → output pixels),
 /// pre-shrinking the source when the map shrinks by more than 2x.
-fn warp_scaled(img: &GrayImage, map: &Affine, width: usize, height: usize, fill: f32) -> GrayImage {
+pub(crate) fn warp_scaled(
+    img: &GrayImage,
+    map: &Affine,
+    width: usize,
+    height: usize,
+    fill: f32,
+) -> GrayImage {
     let (src, full) = pre_shrink(img, map);
     let to_source = full.inverse().expect("registration maps are not singular");
     warp(&src, width, height, &to_source, fill)

@@ -130,6 +130,19 @@ impl Default for TtaConfig {
     }
 }
 
+/// The bundle measured on a held-out test set it was neither trained nor weighted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestReport {
+    /// What the test set is, in words.
+    pub set: String,
+    /// The ensemble: overall (MAE, RMSE, bias, share within 12 months, mean-predictor
+    /// baseline), by sex and by development stage.
+    pub ensemble: boneage_core::metrics::Evaluation,
+    /// Each member's test MAE, months.
+    pub members: BTreeMap<String, f64>,
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +166,9 @@ pub struct Manifest {
     pub members: Vec<Member>,
     pub ensemble: EnsembleInfo,
     pub tta: TtaConfig,
+    /// The bundle on its held-out test set, when one was given to `boneage bundle --test`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<TestReport>,
     /// Every file of the bundle but the manifest, by path inside the bundle.
     pub files: BTreeMap<String, FileHash>,
 }
@@ -369,6 +385,7 @@ pub struct BundleSpec<'a> {
     pub members: Vec<(Member, ModelFiles<'a>)>,
     pub ensemble: EnsembleInfo,
     pub tta: TtaConfig,
+    pub test: Option<TestReport>,
 }
 
 /// The notice every prediction carries.
@@ -522,6 +539,7 @@ fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
         members,
         ensemble: spec.ensemble,
         tta: spec.tta,
+        test: spec.test,
         files,
     };
     let text = serde_json::to_string_pretty(&manifest)
@@ -666,6 +684,7 @@ impl Bundle {
             to_canonical,
             thumb_residual,
             mirrored,
+            ..
         } = reg;
         let limits = boneage_imaging::mask::MaskLimits::default();
         let mut warnings: Vec<String> =

@@ -80,6 +80,11 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Run convolutions in channels-last memory layout on CPU (faster with oneDNN). Default true.
     pub channels_last: bool,
+    /// Start from these weights (a `.safetensors` of a run with the same model config, e.g.
+    /// one pre-trained on phantoms) instead of a random initialisation and the output prior.
+    /// Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_weights: Option<PathBuf>,
 }
 
 impl Default for TrainConfig {
@@ -95,6 +100,7 @@ impl Default for TrainConfig {
             validation_fraction: 0.15,
             seed: 42,
             channels_last: true,
+            init_weights: None,
         }
     }
 }
@@ -454,7 +460,25 @@ pub fn train(
         state.finished =
             state.epoch >= cfg.epochs || state.epochs_without_improvement >= cfg.patience;
     } else {
-        model.init_output_prior(&train.iter().map(|s| s.bone_age_months).collect::<Vec<_>>());
+        match &cfg.init_weights {
+            Some(w) => {
+                if !w.is_file() {
+                    return Err(TrainError::Io(
+                        w.clone(),
+                        "init_weights: no such file".into(),
+                    ));
+                }
+                model.vs.load(w).map_err(|e| {
+                    TrainError::Io(
+                        w.clone(),
+                        format!("init_weights do not fit this model config: {e}"),
+                    )
+                })?;
+                model.relayout();
+            }
+            None => model
+                .init_output_prior(&train.iter().map(|s| s.bone_age_months).collect::<Vec<_>>()),
+        }
         write_json(&run.join("config.json"), cfg)?;
         write_json(
             &run.join("split.json"),

@@ -33,6 +33,8 @@ enum Command {
     Inspect(cmd::inspect::InspectArgs),
     /// Generate a synthetic hand radiograph dataset with ground truth.
     Phantom(cmd::phantom::PhantomArgs),
+    /// Split a labelled set into train / validation / test tables, stratified by sex and age.
+    Split(cmd::split::SplitArgs),
     /// Train a VGG-style bone age network (regression or 240-bin classification).
     #[cfg(feature = "torch")]
     Train(cmd::train::TrainArgs),
@@ -52,6 +54,9 @@ enum Command {
     /// Train the keypoint net (middle finger tip, thumb tip, capitate) on images with keypoints.
     #[cfg(feature = "torch")]
     Keypoints(cmd::keypoints::KeypointsArgs),
+    /// Fit the left-hand / mirror-image template of the mirror check on registered left hands.
+    #[cfg(feature = "torch")]
+    Handedness(cmd::handedness::HandednessArgs),
     /// Register radiographs into the canonical frame and cut regions A, B, C.
     #[cfg(feature = "torch")]
     Register(cmd::register::RegisterArgs),
@@ -72,6 +77,7 @@ fn main() {
         Command::Eda(args) => cmd::eda::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Phantom(args) => cmd::phantom::run(args),
+        Command::Split(args) => cmd::split::run(args),
         #[cfg(feature = "torch")]
         Command::Train(args) => cmd::train::run(args),
         #[cfg(feature = "torch")]
@@ -86,6 +92,8 @@ fn main() {
         Command::Mine(args) => cmd::mine::run(args),
         #[cfg(feature = "torch")]
         Command::Keypoints(args) => cmd::keypoints::run(args),
+        #[cfg(feature = "torch")]
+        Command::Handedness(args) => cmd::handedness::run(args),
         #[cfg(feature = "torch")]
         Command::Register(args) => cmd::register::run(args),
         #[cfg(feature = "torch")]

@@ -3,18 +3,23 @@
 //!
 //! ```text
 //! boneage bundle --member A:RUN_DIR [--member B:RUN_DIR ...] --valid REGISTERED_DIR --out BUNDLE
-//!                [--segmentation DIR] [--keypoints DIR] [--trained-on TEXT] [--phantom-only]
+//!                [--test REGISTERED_DIR] [--segmentation DIR] [--keypoints DIR]
+//!                [--trained-on TEXT] [--phantom-only]
 //! ```
 //!
 //! Each member is a run folder of `boneage train` (its `config.json` and `best.safetensors`)
 //! and the region it was trained on; its name is the run folder's name. `--valid` is a folder
 //! written by `boneage register --data` (regions/<R>/ with labels.csv): every member predicts
 //! its region of those images, and the weights (≥ 0, summing to 1) that give the lowest MAE are
-//! kept — never worse on that set than the best single member.
+//! kept — never worse on that set than the best single member. With `--test`, every member and
+//! the weighted ensemble are measured once on a registered test set and the figures (overall,
+//! by sex, by development stage, the mean-predictor baseline) are stored in the manifest.
 
 use anyhow::{bail, Context};
+use boneage_core::metrics::{Case, Evaluation};
 use boneage_nn::bundle::{
-    fit_weights, region_of, write_bundle, BundleSpec, EnsembleInfo, Member, ModelFiles, TtaConfig,
+    fit_weights, region_of, write_bundle, BundleSpec, EnsembleInfo, Member, ModelFiles, TestReport,
+    TtaConfig,
 };
 use boneage_nn::training::TrainedRun;
 use boneage_nn::DeviceChoice;
@@ -30,6 +35,13 @@ pub struct BundleArgs {
     /// Registered validation set (`boneage register --data` output) for the ensemble weights.
     #[arg(long)]
     pub valid: PathBuf,
+    /// Registered held-out test set: the bundle's test figures (overall, by sex and stage,
+    /// each member's) go into its manifest. Never used to fit anything.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// What the test set is, in words (goes into the manifest with the figures).
+    #[arg(long, default_value = "held-out test set")]
+    pub test_name: String,
     /// Bundle folder to write (replaced if it exists).
     #[arg(long)]
     pub out: PathBuf,
@@ -100,6 +112,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
     let mut preds = Vec::new();
     let mut members = Vec::new();
     let mut train_mean = None;
+    let mut test_preds = Vec::new();
     for (region, name, dir) in &parsed {
         let run = TrainedRun::load(dir, device)?;
         train_mean = train_mean.or(run.split.as_ref().map(|s| s.train_mean_months));
@@ -129,6 +142,10 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
             }
         }
         let p = run.predict(&ds.samples)?;
+        if let Some(test) = &args.test {
+            let (samples, p) = registered_predictions(&run, test, region)?;
+            test_preds.push((name.clone(), samples, p));
+        }
         let by_id: HashMap<&str, f64> = ds
             .samples
             .iter()
@@ -199,6 +216,15 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         };
         spec_members.push((m, files));
     }
+    let test = match &args.test {
+        Some(dir) => Some(test_report(
+            &test_preds,
+            &w,
+            train_mean.context("the member runs do not record their training mean")?,
+            &format!("{} ({})", args.test_name, dir.display()),
+        )?),
+        None => None,
+    };
     check_registration_models(&args)?;
     let segmentation = match &args.segmentation {
         Some(d) => model_files(d, "segmentation.json")?,
@@ -231,6 +257,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
                 views: args.tta,
                 ..TtaConfig::default()
             },
+            test,
         },
     )?;
     for m in &manifest.members {
@@ -248,6 +275,65 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A member's predictions on its region of a registered set: the samples and their ages.
+fn registered_predictions(
+    run: &TrainedRun,
+    set: &Path,
+    region: &str,
+) -> anyhow::Result<(Vec<boneage_core::Sample>, Vec<f64>)> {
+    let data = set.join("regions").join(region);
+    let ds = super::data::open_dataset(&data, Some(&data))
+        .with_context(|| format!("{}: region {region}", set.display()))?;
+    let p = run.predict(&ds.samples)?;
+    Ok((ds.samples, p))
+}
+
+/// The weighted ensemble and every member on the test set.
+fn test_report(
+    preds: &[(String, Vec<boneage_core::Sample>, Vec<f64>)],
+    weights: &[f64],
+    train_mean: f64,
+    set: &str,
+) -> anyhow::Result<TestReport> {
+    let (_, samples, _) = preds.first().context("no members")?;
+    let mut ens = vec![0.0; samples.len()];
+    let mut members = std::collections::BTreeMap::new();
+    for ((name, s, p), w) in preds.iter().zip(weights) {
+        if s.len() != samples.len() || s.iter().zip(samples).any(|(a, b)| a.id != b.id) {
+            bail!("test set: member {name}'s region does not hold the other regions' images");
+        }
+        for (e, v) in ens.iter_mut().zip(p) {
+            *e += w * v;
+        }
+        let truth: Vec<f64> = s.iter().map(|x| x.bone_age_months).collect();
+        members.insert(name.clone(), boneage_core::stats::mae(p, &truth));
+    }
+    let cases: Vec<Case> = samples
+        .iter()
+        .zip(&ens)
+        .map(|(s, &p)| Case {
+            sex: s.sex,
+            truth_months: s.bone_age_months,
+            pred_months: p,
+        })
+        .collect();
+    let ensemble = Evaluation::of(&cases, train_mean);
+    eprintln!(
+        "  test ({} images): ensemble MAE {:.2} months, mean predictor {:.2}",
+        samples.len(),
+        ensemble.overall.mae_months,
+        ensemble.overall.baseline_mae_months
+    );
+    for (n, m) in &members {
+        eprintln!("    {n:<28} test MAE {m:6.2}");
+    }
+    Ok(TestReport {
+        set: set.to_string(),
+        ensemble,
+        members,
+    })
+}
+
 /// Warns when the validation set was registered with other segmentation or keypoint models
 /// than the ones going into the bundle: the bundle would cut regions differently from the
 /// ones its nets learned from.
@@ -258,9 +344,10 @@ fn check_registration_models(args: &BundleArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| "built-in".into())
     };
     let expected = format!(
-        "segmentation={} keypoints={}",
+        "segmentation={} keypoints={} {}",
         name(&args.segmentation),
-        name(&args.keypoints)
+        name(&args.keypoints),
+        super::register::RULE
     );
     let record = std::fs::read_dir(&args.valid)
         .with_context(|| format!("{}: cannot read", args.valid.display()))?

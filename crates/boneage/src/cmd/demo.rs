@@ -9,8 +9,10 @@
 //! 4. with `--whole-image`, also trains the seed's whole-image VGG regressor and classifier on
 //!    a phantom training set and evaluates them on the same test set (the single-net baseline).
 //!
-//! The default bundle is trained on phantoms only: it shows the pipeline working, not clinical
-//! accuracy.
+//! With `--data DIR` the test set is the user's own labelled radiographs instead of phantoms.
+//! The built-in bundle's own figures on real radiographs (validation, held-out test, by sex and
+//! development stage, from its manifest) are printed beside the run. Research use only, not
+//! for clinical use.
 
 use super::evaluate::evaluate;
 use super::results::bundle_results;
@@ -34,6 +36,13 @@ pub struct DemoArgs {
     /// Model bundle. Default: the built-in one.
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Your own labelled radiographs (a label table, or a folder with labels.csv and images/)
+    /// instead of the phantom test set.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Where the images of --data are (default: `images/` beside its table, or its folder).
+    #[arg(long = "data-images", requires = "data")]
+    pub data_images: Option<PathBuf>,
     /// Also train and evaluate the whole-image nets (about 8 more minutes on 2 cores).
     #[arg(long)]
     pub whole_image: bool,
@@ -86,6 +95,49 @@ pub fn demo_config(head: Head, epochs: usize, batch_size: usize, seed: u64) -> T
     c
 }
 
+/// The bundle's own figures: validation (the weights' fit) and its held-out test set, overall,
+/// by sex and by development stage, from its manifest.
+pub fn print_real_figures(m: &boneage_nn::bundle::Manifest) {
+    println!(
+        "  validation ({} images): ensemble MAE {:.2} months (best single net {:.2}, {})",
+        m.ensemble.n_valid,
+        m.ensemble.valid_mae_months,
+        m.ensemble.best_single_valid_mae_months,
+        m.ensemble.best_single
+    );
+    let Some(t) = &m.test else {
+        println!("  (the bundle carries no test figures)");
+        return;
+    };
+    let e = &t.ensemble;
+    println!("  test: {}", t.set);
+    let row = |name: &str, s: &boneage_core::metrics::ErrorSummary| {
+        println!(
+            "    {name:<22} n {:>4}  MAE {:6.2}  RMSE {:6.2}  bias {:+6.2}  within 12 months {:5.1}%  (mean predictor {:.2})",
+            s.n,
+            s.mae_months,
+            s.rmse_months,
+            s.bias_months,
+            100.0 * s.within_12_months_fraction,
+            s.baseline_mae_months
+        )
+    };
+    row("ensemble", &e.overall);
+    for (k, v) in &e.by_sex {
+        row(&format!("  {k}"), v);
+    }
+    for (k, v) in &e.by_stage {
+        row(&format!("  {k}"), v);
+    }
+    let best = t
+        .members
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(n, v)| format!("{n} {v:.2}"))
+        .unwrap_or_default();
+    println!("    best single net on test: {best}");
+}
+
 fn phantom_set(
     dir: &Path,
     n: usize,
@@ -119,10 +171,32 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     // The size is in the name so a test set of another size (an earlier demo) is not reused.
-    let test_dir = args
+    let phantom_dir = args
         .out
         .join(format!("phantom-test-{}x{}", TEST_SIZE.0, TEST_SIZE.1));
-    let test = phantom_set(&test_dir, args.n_test, args.seed + 1, TEST_SIZE, "test set")?;
+    let (test_dir, test, what) = match &args.data {
+        Some(d) => (
+            d.clone(),
+            super::data::open_dataset(d, args.data_images.as_deref())?,
+            format!("your labelled set {}", d.display()),
+        ),
+        None => (
+            phantom_dir.clone(),
+            phantom_set(
+                &phantom_dir,
+                args.n_test,
+                args.seed + 1,
+                TEST_SIZE,
+                "test set",
+            )?,
+            format!("{} phantoms ({}x{})", args.n_test, TEST_SIZE.0, TEST_SIZE.1),
+        ),
+    };
+    anyhow::ensure!(
+        !test.samples.is_empty(),
+        "{}: no images",
+        test_dir.display()
+    );
 
     let bundle = super::predict::load_bundle(args.model.as_deref(), device)?;
     eprintln!(
@@ -133,9 +207,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let results = bundle_results(
         &bundle,
         &test_dir,
+        args.data_images.as_deref(),
         &results_dir,
         1,
-        "Demo: the seed's results table on a phantom test set",
+        &format!("Demo: the seed's results table on {what}"),
     )?;
 
     // One prediction with TTA, as `boneage predict --tta 10 --debug-images` gives it.
@@ -151,7 +226,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let p1 = bundle.predict(&a, first.sex, 1, 0);
 
     let whole = if args.whole_image {
-        whole_image(&args, device, &test_dir)?
+        // The whole-image nets are compared on the phantom test set.
+        phantom_set(
+            &phantom_dir,
+            args.n_test,
+            args.seed + 1,
+            TEST_SIZE,
+            "test set",
+        )?;
+        whole_image(&args, device, &phantom_dir)?
     } else {
         Vec::new()
     };
@@ -159,11 +242,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("boneage demo — {}", bundle.manifest.notice);
     println!(
-        "  bundle {}; test set: {} phantoms ({}x{}), every image through segmentation, keypoints, registration, regions and the ensemble",
-        bundle.manifest.id,
+        "  bundle {}: {}",
+        bundle.manifest.id, bundle.manifest.trained_on
+    );
+    print_real_figures(&bundle.manifest);
+    println!(
+        "  demo test set: {what}, {} images, every image through segmentation, keypoints, registration, regions and the ensemble",
         results.n,
-        TEST_SIZE.0,
-        TEST_SIZE.1
     );
     results.print_rows();
     println!(
@@ -247,6 +332,7 @@ fn whole_image(
         let ev = evaluate(
             &run,
             test_dir,
+            None,
             &eval_dir,
             &format!("Demo: whole-image {name} net on phantom test set"),
         )?;

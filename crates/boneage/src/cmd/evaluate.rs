@@ -33,6 +33,9 @@ pub struct EvaluateArgs {
     /// Labelled data: a label table, or a folder with labels.csv and images/.
     #[arg(long)]
     pub data: PathBuf,
+    /// Where the images of --data are (default: `images/` beside its table, or its folder).
+    #[arg(long = "data-images")]
+    pub data_images: Option<PathBuf>,
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
@@ -44,10 +47,11 @@ pub struct EvaluateArgs {
 pub fn evaluate(
     run: &TrainedRun,
     data: &Path,
+    images: Option<&Path>,
     out: &Path,
     title: &str,
 ) -> anyhow::Result<Evaluation> {
-    let ds = open_dataset(data, None)?;
+    let ds = open_dataset(data, images)?;
     let preds = run.predict(&ds.samples)?;
     let cases: Vec<Case> = ds
         .samples
@@ -296,6 +300,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         let r = super::results::bundle_results(
             &bundle,
             &args.data,
+            args.data_images.as_deref(),
             &args.out,
             tta,
             "Bone age results table",
@@ -304,7 +309,13 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let run = TrainedRun::load(run, device)?;
-    let ev = evaluate(&run, &args.data, &args.out, "Bone age evaluation")?;
+    let ev = evaluate(
+        &run,
+        &args.data,
+        args.data_images.as_deref(),
+        &args.out,
+        "Bone age evaluation",
+    )?;
     println!(
         "n {}  MAE {:.2} months  RMSE {:.2}  within 12 months {:.1}%  (baseline MAE {:.2})",
         ev.overall.n,

@@ -70,7 +70,7 @@ pub fn run(args: KeypointsArgs) -> anyhow::Result<()> {
     for d in &args.data {
         let table = d.join("keypoints.csv");
         let kps = read_keypoints(&table)?;
-        let images = collect_inputs(&[d.join("images")], None)
+        let images = collect_inputs(&[d.join("images")], None, None)
             .with_context(|| format!("{}: a keypoint folder needs images/", d.display()))?;
         let by_id: std::collections::BTreeMap<_, _> =
             images.into_iter().map(|i| (i.id, i.path)).collect();

@@ -291,11 +291,11 @@ fn read_labelled(dirs: &[PathBuf], cfg: &SegConfig) -> anyhow::Result<Vec<SegPai
                 d.display()
             );
         }
-        let images: BTreeMap<String, PathBuf> = collect_inputs(&[img_dir.clone()], None)?
+        let images: BTreeMap<String, PathBuf> = collect_inputs(&[img_dir.clone()], None, None)?
             .into_iter()
             .map(|i| (i.id, i.path))
             .collect();
-        let masks = collect_inputs(&[mask_dir.clone()], None)?;
+        let masks = collect_inputs(&[mask_dir.clone()], None, None)?;
         for m in masks {
             let img = images.get(&m.id).with_context(|| {
                 format!(
@@ -339,7 +339,7 @@ fn read_unlabelled(paths: &[PathBuf]) -> anyhow::Result<Vec<Unlabelled>> {
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let inputs = collect_inputs(paths, None)?;
+    let inputs = collect_inputs(paths, None, None)?;
     inputs
         .into_par_iter()
         .map(|input| {

@@ -12,6 +12,8 @@ pub mod eda;
 pub mod engine;
 #[cfg(feature = "torch")]
 pub mod evaluate;
+#[cfg(feature = "torch")]
+pub mod handedness;
 pub mod inspect;
 #[cfg(feature = "torch")]
 pub mod keypoints;
@@ -26,5 +28,6 @@ pub mod register;
 pub mod results;
 #[cfg(feature = "torch")]
 pub mod segment;
+pub mod split;
 #[cfg(feature = "torch")]
 pub mod train;

@@ -39,6 +39,10 @@ use clap::Args;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// The registration rule's version, part of every record's `models` (the cache key): records
+/// made under an older rule (e.g. the first mirror check) are done again.
+pub const RULE: &str = "rule=3";
+
 #[derive(Args)]
 pub struct RegisterArgs {
     /// Keypoint model folder (keypoints.json + model.safetensors). Default: built in.
@@ -53,6 +57,9 @@ pub struct RegisterArgs {
     /// A dataset (label table or folder with one) whose images to register.
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Where the images of --data are (default: `images/` beside its table, or its folder).
+    #[arg(long = "data-images", requires = "data")]
+    pub data_images: Option<PathBuf>,
     /// Radiographs (PNG, JPEG, DICOM) or folders of them.
     pub images: Vec<PathBuf>,
     /// Go on past unreadable images (listed on stderr; exit status 1).
@@ -64,6 +71,10 @@ pub struct RegisterArgs {
     /// cpu, cuda, cuda:N or auto.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Register the mirror image of every radiograph instead (right hands made from left
+    /// ones: the examples `boneage handedness` learns what a mirror image looks like from).
+    #[arg(long)]
+    pub mirror_images: bool,
 }
 
 /// What `<id>.json` holds.
@@ -78,6 +89,21 @@ struct Record {
     /// A mirrored hand, read as a left hand (the affine then includes the reflection).
     #[serde(default)]
     mirrored: bool,
+    /// Distance of the thumb keypoint from its canonical place (canonical pixels, of 2080).
+    #[serde(default)]
+    thumb_residual_px: f64,
+    /// Where the thumb keypoint lands in the canonical frame (its place: 1500, 850).
+    #[serde(default)]
+    thumb_canonical: [f64; 2],
+    /// The same for the reading not taken (the mirror image's, or the original's).
+    #[serde(default)]
+    other_thumb_canonical: Option<[f64; 2]>,
+    /// The handedness template's margin of the reading taken (positive: a left hand) and of
+    /// the other one, when the keypoint model has a template.
+    #[serde(default)]
+    handedness_margin: Option<f64>,
+    #[serde(default)]
+    other_handedness_margin: Option<f64>,
     affine: [[f64; 3]; 2],
     scale: f64,
     rotation_deg: f64,
@@ -95,7 +121,11 @@ fn modified(p: &Path) -> u64 {
 }
 
 pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
-    let inputs = collect_inputs(&args.images, args.data.as_deref())?;
+    let inputs = collect_inputs(
+        &args.images,
+        args.data.as_deref(),
+        args.data_images.as_deref(),
+    )?;
     if inputs.is_empty() {
         bail!("nothing to register: give images, folders or --data");
     }
@@ -113,7 +143,7 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         None => crate::cmd::default_model::keypoints(device)?,
     };
     let models = format!(
-        "segmentation={} keypoints={}",
+        "segmentation={} keypoints={} {RULE}{}",
         args.segmentation
             .as_ref()
             .map(|p| p.display().to_string())
@@ -121,7 +151,12 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         args.model
             .as_ref()
             .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "built-in".into())
+            .unwrap_or_else(|| "built-in".into()),
+        if args.mirror_images {
+            " mirror-images"
+        } else {
+            ""
+        }
     );
     if args.segmentation.is_none() || args.model.is_none() {
         eprintln!("register: built-in models trained on phantoms (and 20 real radiographs for segmentation); not for clinical use");
@@ -150,7 +185,15 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
             todo.par_iter()
                 .map(|i| {
                     read_radiograph(&i.path)
-                        .map(|r| r.image)
+                        .map(|r| {
+                            let mut img = r.image;
+                            if args.mirror_images {
+                                for row in img.data.chunks_mut(img.width.max(1)) {
+                                    row.reverse();
+                                }
+                            }
+                            img
+                        })
                         .map_err(|e| e.to_string())
                 })
                 .collect()
@@ -203,25 +246,19 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         write_contact(&out.join("contact.png"), &thumbs)?;
     }
     if let Some(d) = &args.data {
-        let ds = crate::cmd::data::open_dataset(d, None)?;
+        let ds = crate::cmd::data::open_dataset(d, args.data_images.as_deref())?;
         let bytes = if failed == 0 {
             std::fs::read(&ds.path)
                 .with_context(|| format!("{}: cannot read", ds.path.display()))?
         } else {
             // Only the images that were registered, so training on the regions does not stop
             // at the missing ones (as `id,boneage,male`).
-            let mut t = String::from("id,boneage,male\n");
-            for smp in &ds.samples {
-                if out.join(format!("{}.json", smp.id)).is_file() {
-                    t.push_str(&format!(
-                        "{},{},{}\n",
-                        smp.id,
-                        smp.bone_age_months,
-                        if smp.sex.is_male() { "True" } else { "False" }
-                    ));
-                }
-            }
-            t.into_bytes()
+            boneage_core::dataset::rsna_table(
+                ds.samples
+                    .iter()
+                    .filter(|smp| out.join(format!("{}.json", smp.id)).is_file()),
+            )
+            .into_bytes()
         };
         for r in Region::ALL {
             let p = out.join("regions").join(r.name()).join("labels.csv");
@@ -306,6 +343,11 @@ fn write_outputs(
         source_modified: modified(&input.path),
         keypoints: reg.keypoints,
         mirrored: reg.mirrored,
+        thumb_residual_px: reg.thumb_residual,
+        thumb_canonical: reg.thumb_canonical,
+        other_thumb_canonical: reg.other_thumb_canonical,
+        handedness_margin: reg.handedness_margin,
+        other_handedness_margin: reg.other_handedness_margin,
         affine: map.m,
         scale: (a * a + b * b).sqrt(),
         rotation_deg: b.atan2(a).to_degrees(),

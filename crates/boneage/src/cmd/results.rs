@@ -87,15 +87,17 @@ impl Results {
     }
 }
 
-/// Runs the bundle over the dataset at `data` and writes the results into `out`.
+/// Runs the bundle over the dataset at `data` (images in `images`, default beside the table)
+/// and writes the results into `out`.
 pub fn bundle_results(
     bundle: &Bundle,
     data: &Path,
+    images: Option<&Path>,
     out: &Path,
     tta: usize,
     title: &str,
 ) -> anyhow::Result<Results> {
-    let ds = open_dataset(data, None)?;
+    let ds = open_dataset(data, images)?;
     anyhow::ensure!(!ds.samples.is_empty(), "{}: no images", data.display());
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let started = std::time::Instant::now();

@@ -80,10 +80,14 @@ const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "dcm", "dicom"];
 
 /// Images named on the command line (files, or folders searched one level deep for PNG, JPEG
 /// and DICOM files) and the images of a dataset, with unique ids.
-pub fn collect_inputs(paths: &[PathBuf], data: Option<&Path>) -> anyhow::Result<Vec<Input>> {
+pub fn collect_inputs(
+    paths: &[PathBuf],
+    data: Option<&Path>,
+    images: Option<&Path>,
+) -> anyhow::Result<Vec<Input>> {
     let mut out = Vec::new();
     if let Some(d) = data {
-        let ds = crate::cmd::data::open_dataset(d, None)?;
+        let ds = crate::cmd::data::open_dataset(d, images)?;
         for s in ds.samples {
             let path = s
                 .image
@@ -181,7 +185,7 @@ struct Done {
 }
 
 pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
-    let inputs = collect_inputs(&args.images, args.data.as_deref())?;
+    let inputs = collect_inputs(&args.images, args.data.as_deref(), None)?;
     if inputs.is_empty() {
         bail!("nothing to segment: give images, folders or --data");
     }

@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Override the config's number of epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Start from these weights (`best.safetensors` of a run with the same model config, e.g.
+    /// pre-trained on phantoms) instead of a random start; recorded in the run's config.json.
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
@@ -46,6 +50,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     if let Some(e) = args.epochs {
         cfg.epochs = e;
+    }
+    if let Some(w) = &args.init {
+        cfg.init_weights = Some(w.clone());
     }
     let ds = open_dataset(&args.data, None)?;
     let (train_set, valid_set): (Vec<Sample>, Vec<Sample>) = match &args.valid {
