@@ -1,37 +1,55 @@
 #!/usr/bin/env bash
-# Rebuilds the default model bundle that the boneage binary carries (models/bundle/): the
-# seed's per-region ensemble trained on phantoms.
+# Rebuilds the default model bundle that the boneage binary carries (models/bundle/) from the
+# 900 real RSNA radiographs in ../shared/data/rsna-900 (override with RSNA900=DIR):
 #
-#   1. phantoms: 1600 training and 300 validation radiographs at 384x480 (RSNA age/sex mix);
-#   2. `boneage register` puts both sets into the canonical frame and cuts regions A, B, C
-#      with the built-in segmentation and keypoint models;
-#   3. scripts/train-ensemble.sh with configs/bundle/ensemble.json: a regression and a 240-bin
-#      classification VGG net per region (configs/bundle/<R>-<head>.json, 16 epochs each, best
-#      validation epoch kept), then `boneage bundle`: the six nets with the built-in
-#      segmentation and keypoint models in one folder, ensemble weights fitted on the
-#      validation regions, manifest with SHA-256.
+#   1. the mirror check's handedness template: the training split registered as it is and the
+#      first 248 of its films registered as mirror images (boneage register --mirror-images),
+#      then boneage handedness (threshold 1) writes WORK/keypoints (the built-in keypoint net
+#      with the template; models/keypoints/ carries the same);
+#   2. scripts/train-bundle.sh with the shipped split (data/rsna-900-split: 720 train, 89
+#      validation, 91 test, stratified by sex and age, seed 900), the built-in segmentation
+#      model, phantom pre-training (1200 registered phantoms, 6 epochs per member) and the
+#      recipe configs/real/ensemble.json (a regression and a 240-bin classification VGG net for
+#      each of regions A 176x224, B 160x160 and C 192x160, 16 epochs of real fine-tuning),
+#      ensemble weights fitted on the validation split, the test split's figures in the
+#      manifest, and the results table on the raw test radiographs (WORK/results);
+#   3. the bundle copied into models/bundle/; rebuild the binary to embed it.
 #
-# About 45 minutes on 2 cores; finished steps are reused when re-run (WORK folder). Rebuild the
-# binary afterwards (cargo build --release -p boneage) to embed the bundle.
+# About 1.5 hours on 2 cores; every stage is resumable (run it again after a stop). Work files
+# go to WORK (default out/bundle-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${BONEAGE_BIN:-}" ]; then
   ./scripts/setup.sh
   source scripts/env.sh
   cargo build --release -p boneage
-  BONEAGE_BIN=target/release/boneage
+  BONEAGE_BIN=$PWD/target/release/boneage
 fi
 export BONEAGE_BIN
 B=$BONEAGE_BIN
 WORK=${WORK:-out/bundle-build}
+RSNA900=${RSNA900:-../shared/data/rsna-900}
+SPLIT=data/rsna-900-split
+[ -f "$RSNA900/labels.csv" ] || { echo "error: $RSNA900/labels.csv: the real radiographs are needed" >&2; exit 2; }
 mkdir -p "$WORK"
-[ -f "$WORK/train/labels.csv" ] || "$B" phantom --n 1600 --out "$WORK/train" --seed 7001 --size 384x480
-[ -f "$WORK/valid/labels.csv" ] || "$B" phantom --n 300 --out "$WORK/valid" --seed 7002 --size 384x480
-"$B" register --data "$WORK/train" --out "$WORK/reg-train"
-"$B" register --data "$WORK/valid" --out "$WORK/reg-valid"
-scripts/train-ensemble.sh configs/bundle/ensemble.json "$WORK/reg-train" "$WORK/reg-valid" "$WORK" \
-  --phantom-only \
-  --trained-on "phantoms only: 1600 training + 300 validation phantom radiographs 384x480 (scripts/build-bundle.sh)"
+
+echo "== handedness template"
+"$B" register --data "$SPLIT/train.csv" --data-images "$RSNA900/images" --out "$WORK/hand-train"
+head -n 249 "$SPLIT/train.csv" > "$WORK/hand-mirror.csv"
+"$B" register --mirror-images --data "$WORK/hand-mirror.csv" --data-images "$RSNA900/images" \
+  --out "$WORK/hand-mirror"
+if [ ! -f "$WORK/keypoints/keypoints.json" ]; then
+  "$B" handedness --registered "$WORK/hand-train" --mirrored "$WORK/hand-mirror" --threshold 1 \
+    --out "$WORK/keypoints.tmp"
+  rm -rf "$WORK/keypoints" && mv "$WORK/keypoints.tmp" "$WORK/keypoints"
+fi
+
+scripts/train-bundle.sh --labels "$RSNA900/labels.csv" --images "$RSNA900/images" \
+  --work "$WORK" --split "$SPLIT" --recipe configs/real/ensemble.json \
+  --keypoints "$WORK/keypoints" --pretrain-phantoms 1200 --pretrain-epochs 6 \
+  --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; ensemble weights fitted on 89 real validation radiographs; research use only" \
+  --test-name "91 held-out real RSNA radiographs (data/rsna-900-split/test.csv)"
+
 rm -rf models/bundle
 cp -r "$WORK/bundle" models/bundle
 echo "models/bundle/ updated; rebuild (cargo build --release -p boneage) to embed it"

@@ -31,6 +31,7 @@
 #   --mine                   mine a segmentation model (--mine-rounds R, --mine-epochs E,
 #                            --mine-phantoms N, --mine-config FILE)
 #   --pretrain-phantoms N    phantom pre-training (--pretrain-epochs E)
+#   --keypoints DIR          keypoint model for registration and the bundle (default: built in)
 #   --label TEXT             start of the bundle id (default: the recipe's name)
 #   --trained-on TEXT        what the bundle was trained on, in words
 #   --test-name TEXT         what the test split is, in words
@@ -42,7 +43,7 @@ usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 LABELS= IMAGES= WORK= SPLIT= RECIPE=configs/real/ensemble.json DEVICE=auto EPOCHS=
 FRACTIONS=0.8,0.1,0.1 SEED=900 MINE=0 MINE_ROUNDS=2 MINE_EPOCHS=6 MINE_PHANTOMS=400 MINE_CONFIG=
-PRETRAIN=0 PRETRAIN_EPOCHS=8 LABEL= TRAINED_ON= TEST_NAME=
+PRETRAIN=0 PRETRAIN_EPOCHS=8 LABEL= TRAINED_ON= TEST_NAME= KEYPOINTS=
 while [ $# -gt 0 ]; do
   case "$1" in
     --labels) LABELS=$2; shift 2 ;;
@@ -61,6 +62,7 @@ while [ $# -gt 0 ]; do
     --mine-config) MINE_CONFIG=$2; shift 2 ;;
     --pretrain-phantoms) PRETRAIN=$2; shift 2 ;;
     --pretrain-epochs) PRETRAIN_EPOCHS=$2; shift 2 ;;
+    --keypoints) KEYPOINTS=$2; shift 2 ;;
     --label) LABEL=$2; shift 2 ;;
     --trained-on) TRAINED_ON=$2; shift 2 ;;
     --test-name) TEST_NAME=$2; shift 2 ;;
@@ -125,10 +127,11 @@ if missing:
 open(out + ".tmp", "w").write("".join(found[i] + "\n" for i in sorted(found)))
 os.replace(out + ".tmp", out)
 PY
-    mapfile -t unlabelled < "$WORK/mine-input/list.txt"
+    unlabelled=()
+    while read -r f; do unlabelled+=(--unlabelled "$f"); done < "$WORK/mine-input/list.txt"
     mine_cfg=()
     [ -n "$MINE_CONFIG" ] && mine_cfg=(--config "$MINE_CONFIG")
-    "$B" mine --labelled "$WORK/seg-phantoms" --unlabelled "${unlabelled[@]}" --bootstrap \
+    "$B" mine --labelled "$WORK/seg-phantoms" "${unlabelled[@]}" --bootstrap \
       --rounds "$MINE_ROUNDS" --epochs "$MINE_EPOCHS" --device "$DEVICE" --out "$WORK/mine" \
       "${mine_cfg[@]}"
     done_mark mine
@@ -140,10 +143,15 @@ else
   echo "built-in segmentation model"
 fi
 
+[ -n "$KEYPOINTS" ] && SEG_ARGS+=(--keypoints "$KEYPOINTS")
+REG_ARGS=("${SEG_ARGS[@]}")
+# `boneage register` names the keypoint model --model.
+for i in "${!REG_ARGS[@]}"; do [ "${REG_ARGS[$i]}" = --keypoints ] && REG_ARGS[$i]=--model; done
+
 stage "3/7 register"
 for p in train valid test; do
   "$B" register --data "$SPLIT/$p.csv" --data-images "$IMAGES" --out "$WORK/reg-$p" \
-    --device "$DEVICE" "${SEG_ARGS[@]}"
+    --device "$DEVICE" "${REG_ARGS[@]}"
 done
 
 INIT_DIR=
@@ -151,7 +159,7 @@ if [ "$PRETRAIN" -gt 0 ]; then
   stage "4/7 phantom pre-training"
   [ -f "$WORK/phantoms/labels.csv" ] ||
     "$B" phantom --n "$PRETRAIN" --out "$WORK/phantoms" --seed 7101 --size 384x480
-  "$B" register --data "$WORK/phantoms" --out "$WORK/reg-phantoms" --device "$DEVICE" "${SEG_ARGS[@]}"
+  "$B" register --data "$WORK/phantoms" --out "$WORK/reg-phantoms" --device "$DEVICE" "${REG_ARGS[@]}"
   # Phantoms validate on their own held-out part; every member is pre-trained once.
   EPOCHS="$PRETRAIN_EPOCHS" INIT_DIR= scripts/train-ensemble.sh "$RECIPE" "$WORK/reg-phantoms" \
     "" "$WORK/pretrain" --members-only

@@ -130,6 +130,61 @@ impl Default for TtaConfig {
     }
 }
 
+/// A straight line applied to the ensemble's estimate (`slope · age + intercept`), fitted on
+/// the validation set: nets that underfit answer too close to the training mean (old hands
+/// read young, young hands old), which the line undoes (the last step of Deeplasia's pipeline
+/// too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    pub slope: f64,
+    pub intercept: f64,
+    /// Validation MAE of the ensemble before and after.
+    pub valid_mae_before_months: f64,
+    pub valid_mae_after_months: f64,
+}
+
+impl Calibration {
+    /// The calibrated age, kept within 0–240 months.
+    pub fn apply(&self, age_months: f64) -> f64 {
+        (self.slope * age_months + self.intercept).clamp(0.0, 240.0)
+    }
+
+    /// The line with the lowest MAE of `pred` against `truth` (slopes 0.8–1.6 in steps of
+    /// 0.005, each with the median residual as intercept); `None` unless it lowers the MAE by
+    /// at least 0.1 month.
+    pub fn fit(pred: &[f64], truth: &[f64]) -> Option<Calibration> {
+        if pred.len() < 10 || pred.len() != truth.len() {
+            return None;
+        }
+        let mae = |a: f64, b: f64| {
+            pred.iter()
+                .zip(truth)
+                .map(|(p, t)| ((a * p + b).clamp(0.0, 240.0) - t).abs())
+                .sum::<f64>()
+                / pred.len() as f64
+        };
+        let before = mae(1.0, 0.0);
+        let mut best = (before, 1.0, 0.0);
+        for k in 0..=160 {
+            let a = 0.8 + 0.005 * k as f64;
+            let mut r: Vec<f64> = pred.iter().zip(truth).map(|(p, t)| t - a * p).collect();
+            r.sort_by(f64::total_cmp);
+            let b = r[r.len() / 2];
+            let m = mae(a, b);
+            if m < best.0 {
+                best = (m, a, b);
+            }
+        }
+        (best.0 < before - 0.1).then_some(Calibration {
+            slope: best.1,
+            intercept: best.2,
+            valid_mae_before_months: before,
+            valid_mae_after_months: best.0,
+        })
+    }
+}
+
 /// The bundle measured on a held-out test set it was neither trained nor weighted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +221,9 @@ pub struct Manifest {
     pub members: Vec<Member>,
     pub ensemble: EnsembleInfo,
     pub tta: TtaConfig,
+    /// The line applied to the ensemble's estimate, when one helped on validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
     /// The bundle on its held-out test set, when one was given to `boneage bundle --test`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestReport>,
@@ -385,6 +443,7 @@ pub struct BundleSpec<'a> {
     pub members: Vec<(Member, ModelFiles<'a>)>,
     pub ensemble: EnsembleInfo,
     pub tta: TtaConfig,
+    pub calibration: Option<Calibration>,
     pub test: Option<TestReport>,
 }
 
@@ -539,6 +598,7 @@ fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
         members,
         ensemble: spec.ensemble,
         tta: spec.tta,
+        calibration: spec.calibration,
         test: spec.test,
         files,
     };
@@ -611,6 +671,7 @@ pub struct MemberValue {
 /// The ensemble's estimate for one radiograph.
 #[derive(Debug, Clone, Serialize)]
 pub struct Prediction {
+    /// The weighted mean of the members, through the bundle's calibration line if it has one.
     pub bone_age_months: f64,
     /// SD of the members' estimates around the ensemble's, weighted by the ensemble weights:
     /// how much the nets that count disagree.
@@ -814,7 +875,11 @@ impl Bundle {
                 weight: m.weight,
             });
         }
-        combine(members, tta)
+        let mut p = combine(members, tta);
+        if let Some(c) = &self.manifest.calibration {
+            p.bone_age_months = c.apply(p.bone_age_months);
+        }
+        p
     }
 }
 
@@ -928,6 +993,27 @@ pub fn fit_weights(preds: &[Vec<f64>], truth: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calibration_undoes_answers_pulled_to_the_mean() {
+        // An ensemble that answers 120 + 0.7 (age − 120) ± noise.
+        let truth: Vec<f64> = (0..60).map(|i| 20.0 + 3.0 * i as f64).collect();
+        let pred: Vec<f64> = truth
+            .iter()
+            .enumerate()
+            .map(|(i, t)| 120.0 + 0.7 * (t - 120.0) + if i % 2 == 0 { 2.0 } else { -2.0 })
+            .collect();
+        let c = Calibration::fit(&pred, &truth).expect("a line that helps");
+        assert!((c.slope - 1.0 / 0.7).abs() < 0.06, "{c:?}");
+        assert!(
+            c.valid_mae_after_months < 0.5 * c.valid_mae_before_months,
+            "{c:?}"
+        );
+        assert!((c.apply(120.0) - 120.0).abs() < 3.0);
+        assert_eq!(c.apply(1e6), 240.0);
+        // Answers already right: no line.
+        assert!(Calibration::fit(&truth, &truth).is_none());
+    }
 
     #[test]
     fn weights_beat_or_match_the_best_member() {

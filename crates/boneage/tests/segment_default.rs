@@ -9,7 +9,7 @@ use boneage_imaging::quality::{assess, QualityConfig};
 use boneage_imaging::{read_radiograph, GrayImage};
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()

@@ -159,7 +159,11 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         }
     );
     if args.segmentation.is_none() || args.model.is_none() {
-        eprintln!("register: built-in models trained on phantoms (and 20 real radiographs for segmentation); not for clinical use");
+        eprintln!(
+            "register: built-in models (segmentation: phantoms and 20 real radiographs; \
+             keypoints: phantoms, with a handedness check fitted on real RSNA films); research \
+             use, not for clinical use"
+        );
     }
     let out = &args.out;
     for sub in ["registered", "regions/A", "regions/B", "regions/C"] {
