@@ -161,7 +161,7 @@ if [ "$PRETRAIN" -gt 0 ]; then
     "$B" phantom --n "$PRETRAIN" --out "$WORK/phantoms" --seed 7101 --size 384x480
   "$B" register --data "$WORK/phantoms" --out "$WORK/reg-phantoms" --device "$DEVICE" "${REG_ARGS[@]}"
   # Phantoms validate on their own held-out part; every member is pre-trained once.
-  EPOCHS="$PRETRAIN_EPOCHS" INIT_DIR= scripts/train-ensemble.sh "$RECIPE" "$WORK/reg-phantoms" \
+  EPOCHS="$PRETRAIN_EPOCHS" INIT_DIR= PRETRAIN_STAGE=1 scripts/train-ensemble.sh "$RECIPE" "$WORK/reg-phantoms" \
     "" "$WORK/pretrain" --members-only
   INIT_DIR=$WORK/pretrain/runs
 else

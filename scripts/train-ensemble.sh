@@ -5,14 +5,17 @@
 #   scripts/train-ensemble.sh RECIPE REG_TRAIN REG_VALID WORK [bundle options...]
 #
 # RECIPE: a JSON file (configs/bundle/ensemble.json, configs/winner/ensemble.json) listing
-# members {name, region, config (relative to the recipe), seed (optional)}. REG_TRAIN and
+# members {name, region, config (relative to the recipe), seed (optional), pretrain (optional,
+# default true: false keeps a member out of phantom pre-training, it then starts from random
+# weights)}. REG_TRAIN and
 # REG_VALID: folders written by `boneage register --data` (REG_VALID may be "": each run then
 # holds out its config's validation_fraction of REG_TRAIN). Runs go to WORK/runs/<name> (an
 # unfinished run is resumed, a finished one kept), the bundle to WORK/bundle. Extra arguments
 # go to `boneage bundle` (e.g. --phantom-only --trained-on TEXT --test REG_TEST); a first extra
 # argument --members-only trains the members and makes no bundle. EPOCHS overrides every
 # config's epochs; INIT_DIR starts each member from INIT_DIR/<name>/best.safetensors (e.g.
-# pre-trained on phantoms); DEVICE picks cpu/cuda (default auto); BONEAGE_BIN the binary.
+# pre-trained on phantoms); PRETRAIN_STAGE=1 trains only the members that take part in
+# pre-training; DEVICE picks cpu/cuda (default auto); BONEAGE_BIN the binary.
 set -euo pipefail
 [ $# -ge 4 ] || { echo "usage: $0 RECIPE REG_TRAIN REG_VALID WORK [bundle options...]" >&2; exit 2; }
 RECIPE=$1 TRAIN=$2 VALID=$3 WORK=$4
@@ -37,18 +40,19 @@ for m in r["members"]:
         cfg["seed"] = m["seed"]
     path = os.path.join(out, m["name"] + ".json")
     json.dump(cfg, open(path, "w"), indent=2)
-    print(m["name"], m["region"], path)
+    print(m["name"], m["region"], path, 1 if m.get("pretrain", True) else 0)
 PY
 )
 bundle_args=()
-while read -r name region cfg; do
+while read -r name region cfg pretrain; do
+  [ "${PRETRAIN_STAGE:-0}" = 1 ] && [ "$pretrain" = 0 ] && continue
   run="$WORK/runs/$name"
   if [ ! -f "$run/state.json" ] || ! grep -q '"finished": true' "$run/state.json"; then
     extra=()
     [ -f "$run/state.json" ] && extra+=(--resume)
     [ -n "${EPOCHS:-}" ] && extra+=(--epochs "$EPOCHS")
     [ -n "$VALID" ] && extra+=(--valid "$VALID/regions/$region")
-    if [ -n "${INIT_DIR:-}" ] && [ ! -f "$run/state.json" ]; then
+    if [ -n "${INIT_DIR:-}" ] && [ "$pretrain" = 1 ] && [ ! -f "$run/state.json" ]; then
       extra+=(--init "$INIT_DIR/$name/best.safetensors")
     fi
     "$BONEAGE_BIN" train --data "$TRAIN/regions/$region" \

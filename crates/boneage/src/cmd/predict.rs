@@ -157,6 +157,9 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
             "mirrored": a.mirrored,
             "bundle": bundle.manifest.id,
             "notice": bundle.manifest.notice,
+            "trained_on": bundle.manifest.trained_on,
+            "bundle_valid_mae_months": round2(bundle.manifest.ensemble.valid_mae_months),
+            "bundle_test_mae_months": bundle.manifest.test.as_ref().map(|t| round2(t.ensemble.overall.mae_months)),
             "seconds": {
                 "read": round3(t_read),
                 "segment_keypoints": round3(t_analyse - t_read),
