@@ -174,6 +174,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let phantom_dir = args
         .out
         .join(format!("phantom-test-{}x{}", TEST_SIZE.0, TEST_SIZE.1));
+    let phantom_test = || {
+        phantom_set(
+            &phantom_dir,
+            args.n_test,
+            args.seed + 1,
+            TEST_SIZE,
+            "test set",
+        )
+    };
     let (test_dir, test, what) = match &args.data {
         Some(d) => (
             d.clone(),
@@ -182,13 +191,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         ),
         None => (
             phantom_dir.clone(),
-            phantom_set(
-                &phantom_dir,
-                args.n_test,
-                args.seed + 1,
-                TEST_SIZE,
-                "test set",
-            )?,
+            phantom_test()?,
             format!("{} phantoms ({}x{})", args.n_test, TEST_SIZE.0, TEST_SIZE.1),
         ),
     };
@@ -227,13 +230,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let whole = if args.whole_image {
         // The whole-image nets are compared on the phantom test set.
-        phantom_set(
-            &phantom_dir,
-            args.n_test,
-            args.seed + 1,
-            TEST_SIZE,
-            "test set",
-        )?;
+        phantom_test()?;
         whole_image(&args, device, &phantom_dir)?
     } else {
         Vec::new()
