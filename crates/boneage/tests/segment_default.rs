@@ -101,3 +101,44 @@ fn default_model_on_real_samples() {
         }
     }
 }
+
+/// The plausibility check as calibrated on the real rsna-900 films: correct masks the first
+/// check flagged (a forearm leaving through a corner, a hand over 45% of the film, a dim film's
+/// faint outline) pass; wrong ones (the exposure field taken for the hand, a frame or a field
+/// edge taken in beside it, a scrap of a hand) are flagged.
+#[test]
+fn plausibility_check_on_real_films() {
+    let Some(dir) = boneage_core::real_data::for_test(
+        "rsna-900/images",
+        "the plausibility check on real films",
+    ) else {
+        return;
+    };
+    let right = ["12920", "11862", "8571", "8108", "4890"];
+    let wrong = ["3339", "2743", "1604", "1880", "3928", "2348"];
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("seg");
+    let files: Vec<String> = right
+        .iter()
+        .chain(&wrong)
+        .map(|id| dir.join(format!("{id}.png")).to_string_lossy().into_owned())
+        .collect();
+    let mut args = vec!["segment", "--out", s(&out)];
+    args.extend(files.iter().map(|f| f.as_str()));
+    let o = boneage(&args);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let csv = std::fs::read_to_string(out.join("segment.csv")).unwrap();
+    let verdict = |id: &str| {
+        let row = csv
+            .lines()
+            .find(|r| r.starts_with(&format!("{id},")))
+            .unwrap_or_else(|| panic!("{id} not in segment.csv:\n{csv}"));
+        row.contains(",true,")
+    };
+    for id in right {
+        assert!(verdict(id), "{id}: a correct mask was flagged\n{csv}");
+    }
+    for id in wrong {
+        assert!(!verdict(id), "{id}: a wrong mask passed\n{csv}");
+    }
+}
