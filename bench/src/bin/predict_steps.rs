@@ -4,10 +4,8 @@
 //! Usage: predict_steps --bundle DIR --image FILE [--iters N] [--tta N]
 
 use boneage_bench::{arg, median_seconds};
-use boneage_imaging::clahe::ClaheConfig;
-use boneage_imaging::mask::{MaskLimits, MaskScore};
-use boneage_imaging::registration::to_canonical;
 use boneage_nn::bundle::Bundle;
+use boneage_pipeline::Pipeline;
 use tch::Device;
 
 fn main() -> anyhow::Result<()> {
@@ -28,61 +26,58 @@ fn main() -> anyhow::Result<()> {
             boneage_imaging::read_radiograph(&path).unwrap();
         }),
     ));
-    let seg = &bundle.segmentation;
+    let pipeline = Pipeline::new(bundle).with_tta(tta);
+    let front = pipeline.front();
     out.push((
         "probability (U-Net, back to full size)",
         ms(&mut || {
-            seg.probability(&img);
+            front.segmentation.probability(&img);
         }),
     ));
-    let mask = seg.mask(&img);
     out.push((
-        "mask (probability + threshold + clean)",
+        "segment (probability + threshold + clean)",
         ms(&mut || {
-            seg.mask(&img);
+            front.segment(&img);
         }),
     ));
-    let cl = ClaheConfig::default();
+    let mask = front.segment(&img);
     out.push((
-        "hand image (inversion check, CLAHE, mask)",
+        "enhance (inversion check, CLAHE, mask)",
         ms(&mut || {
-            boneage_imaging::segment::hand_image(&img, &mask, &cl);
+            front.enhance(&img, &mask);
         }),
     ));
-    let hand = boneage_imaging::segment::hand_image(&img, &mask, &cl);
-    let limits = MaskLimits::default();
+    let hand = front.enhance(&img, &mask);
     out.push((
         "mask plausibility score",
         ms(&mut || {
-            MaskScore::compute(&img, &mask, None, &limits);
+            boneage_pipeline::front::mask_problems(&img, &mask);
         }),
     ));
     out.push((
-        "keypoints",
+        "keypoints + register (mirror check)",
         ms(&mut || {
-            bundle.keypoints.predict(&hand);
+            front.register(&hand).unwrap();
         }),
     ));
-    let kp = bundle.keypoints.predict(&hand);
-    let _ = to_canonical(&kp);
-    let a = bundle.analyse(&img)?;
     out.push((
-        "analyse (all of the above)",
+        "front half (all of the above)",
         ms(&mut || {
-            bundle.analyse(&img).unwrap();
+            front.analyse(&img).unwrap();
         }),
     ));
+    let a = front.analyse(&img)?;
     out.push((
         "region views",
         ms(&mut || {
-            bundle.region_views(&a, tta, 0);
+            pipeline.cut_regions(&a, tta);
         }),
     ));
-    let views = bundle.region_views(&a, tta, 0);
+    let views = pipeline.cut_regions(&a, tta);
     out.push((
         "member nets + ensemble",
         ms(&mut || {
-            bundle.predict_views(&views, boneage_core::Sex::Male);
+            pipeline.estimate(&views, boneage_core::Sex::Male);
         }),
     ));
     let obj: serde_json::Map<String, serde_json::Value> = out

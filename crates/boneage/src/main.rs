@@ -1,8 +1,11 @@
 //! `boneage`: automated pediatric bone age assessment from left-hand radiographs.
 //!
-//! One subcommand per job; each lives in its own module under `cmd/`. Errors are printed as a
+//! One subcommand per job; each lives in its own module under `cmd/` and only parses, calls and
+//! prints: the stages of an assessment are `boneage_pipeline::Pipeline::assess`, what commands
+//! share is in `app/`. Errors are printed as a
 //! chain (`error: ...`, `caused by: ...`) and the process exits with status 2.
 
+mod app;
 mod cmd;
 mod progress;
 mod report;

@@ -17,14 +17,15 @@
 //! the weighted ensemble are measured once on a registered test set and the figures (overall,
 //! by sex, by development stage, the mean-predictor baseline) are stored in the manifest.
 
+use crate::app::flags::DeviceFlag;
 use anyhow::{bail, Context};
 use boneage_core::metrics::{Case, Evaluation};
 use boneage_nn::bundle::{
-    fit_weights, region_of, write_bundle, BundleSpec, Calibration, EnsembleInfo, Member,
-    ModelFiles, TestReport, TtaConfig,
+    region_of, write_bundle, BundleSpec, Calibration, EnsembleInfo, Member, ModelFiles, TestReport,
+    TtaConfig,
 };
 use boneage_nn::training::TrainedRun;
-use boneage_nn::DeviceChoice;
+use boneage_pipeline::ensemble::fit_weights;
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -65,8 +66,8 @@ pub struct BundleArgs {
     /// Start of the bundle id (the last one given counts).
     #[arg(long, default_value = "boneage", overrides_with = "label")]
     pub label: String,
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceFlag,
 }
 
 fn model_files<'a>(dir: &Path, config_name: &'a str) -> anyhow::Result<ModelFiles<'a>> {
@@ -87,7 +88,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
     if args.tta == 0 || args.tta > 64 {
         bail!("--tta {}: give 1 (no augmentation) to 64 views", args.tta);
     }
-    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+    let device = args.device.resolve()?;
     let mut parsed = Vec::new();
     for m in &args.members {
         let Some((region, dir)) = m.split_once(':') else {
@@ -119,7 +120,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         let run = TrainedRun::load(dir, device)?;
         train_mean = train_mean.or(run.split.as_ref().map(|s| s.train_mean_months));
         let data = args.valid.join("regions").join(region);
-        let ds = super::data::open_dataset(&data, Some(&data))
+        let ds = crate::app::data::open_dataset(&data, Some(&data))
             .with_context(|| format!("--valid {}: region {region}", args.valid.display()))?;
         if let Some(split) = &run.split {
             // Ids the net trained on and did not validate on (phantom sets number their
@@ -241,11 +242,11 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
     check_registration_models(&args)?;
     let segmentation = match &args.segmentation {
         Some(d) => model_files(d, "segmentation.json")?,
-        None => super::default_model::segmentation_files(),
+        None => crate::app::models::segmentation_files(),
     };
     let keypoints = match &args.keypoints {
         Some(d) => model_files(d, "keypoints.json")?,
-        None => super::default_model::keypoint_files(),
+        None => crate::app::models::keypoint_files(),
     };
     let manifest = write_bundle(
         &args.out,
@@ -296,7 +297,7 @@ fn registered_predictions(
     region: &str,
 ) -> anyhow::Result<(Vec<boneage_core::Sample>, Vec<f64>)> {
     let data = set.join("regions").join(region);
-    let ds = super::data::open_dataset(&data, Some(&data))
+    let ds = crate::app::data::open_dataset(&data, Some(&data))
         .with_context(|| format!("{}: region {region}", set.display()))?;
     let p = run.predict(&ds.samples)?;
     Ok((ds.samples, p))
@@ -362,7 +363,7 @@ fn check_registration_models(args: &BundleArgs) -> anyhow::Result<()> {
         "segmentation={} keypoints={} {}",
         name(&args.segmentation),
         name(&args.keypoints),
-        super::register::RULE
+        boneage_pipeline::front::REGISTRATION_RULE
     );
     let record = std::fs::read_dir(&args.valid)
         .with_context(|| format!("{}: cannot read", args.valid.display()))?

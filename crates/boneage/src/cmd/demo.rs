@@ -14,17 +14,18 @@
 //! development stage, from its manifest) are printed beside the run. Research use only, not
 //! for clinical use.
 
-use super::evaluate::evaluate;
-use super::results::bundle_results;
+use crate::app::evaluation::evaluate;
+use crate::app::flags::DeviceFlag;
+use crate::app::results::bundle_results;
 use crate::progress;
 use anyhow::Context;
 use boneage_core::split::stratified_split;
 use boneage_core::{Dataset, Sample};
 use boneage_nn::training::{train, TrainConfig, TrainedRun};
 use boneage_nn::vgg::{Head, VggConfig};
-use boneage_nn::DeviceChoice;
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
+use boneage_pipeline::Pipeline;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -61,8 +62,8 @@ pub struct DemoArgs {
     /// Seed of the phantoms, the split and the training.
     #[arg(long, default_value_t = 2017)]
     pub seed: u64,
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceFlag,
 }
 
 /// Size of the whole-image training phantoms: the RSNA samples' 4:5 aspect.
@@ -167,7 +168,7 @@ fn phantom_set(
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+    let device = args.device.resolve()?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     // The size is in the name so a test set of another size (an earlier demo) is not reused.
@@ -186,7 +187,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let (test_dir, test, what) = match &args.data {
         Some(d) => (
             d.clone(),
-            super::data::open_dataset(d, args.data_images.as_deref())?,
+            crate::app::data::open_dataset(d, args.data_images.as_deref())?,
             format!("your labelled set {}", d.display()),
         ),
         None => (
@@ -201,32 +202,38 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         test_dir.display()
     );
 
-    let bundle = super::predict::load_bundle(args.model.as_deref(), device)?;
-    eprintln!(
-        "bundle {} ({}): {}",
-        bundle.manifest.id, bundle.origin, bundle.manifest.notice
-    );
+    let mut pipeline = Pipeline::new(crate::app::models::load_bundle(
+        args.model.as_deref(),
+        device,
+    )?)
+    .with_tta(1);
+    let m = &pipeline.bundle.manifest;
+    eprintln!("bundle {} ({}): {}", m.id, pipeline.bundle.origin, m.notice);
     let results_dir = args.out.join("results");
     let results = bundle_results(
-        &bundle,
+        &pipeline,
         &test_dir,
         args.data_images.as_deref(),
         &results_dir,
-        1,
         &format!("Demo: the seed's results table on {what}"),
     )?;
 
     // One prediction with TTA, as `boneage predict --tta 10 --debug-images` gives it.
     let first = &test.samples[0];
     let img = first.image.clone().context("test image")?;
-    let r = boneage_imaging::read_radiograph(&img)?;
+    let r = boneage_pipeline::read(&img)?;
+    let patient = boneage_pipeline::Patient {
+        sex: first.sex,
+        chronological_age_months: None,
+    };
     let t0 = std::time::Instant::now();
-    let a = bundle.analyse(&r.image)?;
-    let views = bundle.region_views(&a, 10, 0);
-    let p = bundle.predict_views(&views, first.sex);
+    pipeline.tta = 10;
+    let a = pipeline.assess(&r.image, patient)?;
     let tta_seconds = t0.elapsed().as_secs_f64();
+    let p = &a.prediction;
     let debug = args.out.join("debug");
-    let p1 = bundle.predict(&a, first.sex, 1, 0);
+    let p1 = pipeline.estimate(&pipeline.cut_regions(&a.analysis, 1), first.sex);
+    let bundle = &pipeline.bundle;
 
     let whole = if args.whole_image {
         // The whole-image nets are compared on the phantom test set.
@@ -268,14 +275,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         tta_seconds,
         first.bone_age_months
     );
-    super::predict::write_debug(
-        &debug.join(first.id.as_str()),
-        &img,
-        &r.image,
-        &a,
-        &views,
-        p.bone_age_months,
-    )?;
+    crate::app::debug::write_debug(&debug.join(first.id.as_str()), &img, &r.image, &a)?;
     println!("  what the pipeline saw: {}", debug.display());
     println!("  total time {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

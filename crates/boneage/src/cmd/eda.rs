@@ -13,6 +13,7 @@
 //!
 //! A one-screen summary goes to stdout.
 
+use crate::app::flags::{BatchFlags, JobsFlag};
 use crate::progress;
 use crate::report::{bar_chart_svg, esc, Page, Series, FEMALE_COLOR, GREY_COLOR, MALE_COLOR};
 use crate::sheet::{self, Tile};
@@ -44,12 +45,8 @@ pub struct EdaArgs {
     /// Output folder (created if needed).
     #[arg(long)]
     pub out: PathBuf,
-    /// Record unreadable images in quality.csv and go on, instead of stopping at the first.
-    #[arg(long)]
-    pub keep_going: bool,
-    /// Worker threads for the image analysis (default: all cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub batch: BatchFlags,
 }
 
 /// Label statistics: the keys the seed's EDA reports.
@@ -132,9 +129,9 @@ pub fn run(args: EdaArgs) -> anyhow::Result<()> {
     let mut image_text = String::new();
     if args.images.is_some() || ds.format == boneage_core::TableFormat::Manifest {
         ds.resolve_images(args.images.as_deref())?;
-        let rows = analyse_images(&ds, args.jobs)?;
+        let rows = analyse_images(&ds, &args.batch.jobs)?;
         let failed: Vec<&ImageRow> = rows.iter().filter(|r| r.result.is_err()).collect();
-        if let (Some(first), false) = (failed.first(), args.keep_going) {
+        if let (Some(first), false) = (failed.first(), args.batch.keep_going) {
             bail!(
                 "{}",
                 first.result.as_ref().err().expect("filtered on errors")
@@ -370,11 +367,8 @@ fn label_sections(page: &mut Page, ds: &Dataset, l: &LabelSummary) -> anyhow::Re
     Ok(())
 }
 
-fn analyse_images(ds: &Dataset, jobs: Option<usize>) -> anyhow::Result<Vec<ImageRow>> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.unwrap_or(0))
-        .build()
-        .context("cannot start worker threads")?;
+fn analyse_images(ds: &Dataset, jobs: &JobsFlag) -> anyhow::Result<Vec<ImageRow>> {
+    let pool = jobs.pool()?;
     let pb = progress::bar(ds.samples.len() as u64, "images");
     let cfg = QualityConfig::default();
     let rows = pool.install(|| {

@@ -16,11 +16,11 @@
 //! model (default: the built-in one) is written to `--out` with the template in its
 //! `keypoints.json`; its net is unchanged. The scores on the fitting sets are printed.
 
+use crate::app::models::load_keypoints;
 use anyhow::{bail, Context};
 use boneage_imaging::handedness::{thumbnail, HandednessTemplate};
 use boneage_imaging::spatial::Affine;
 use boneage_imaging::{read_radiograph, GrayImage};
-use boneage_nn::keypoints::KeypointModel;
 use boneage_nn::DeviceChoice;
 use clap::Args;
 use rayon::prelude::*;
@@ -136,10 +136,7 @@ pub fn run(args: HandednessArgs) -> anyhow::Result<()> {
         args.iterations
     );
     let device = DeviceChoice::Cpu.resolve()?;
-    let mut model = match &args.model {
-        Some(d) => KeypointModel::load(d, device)?,
-        None => crate::cmd::default_model::keypoints(device)?,
-    };
+    let mut model = load_keypoints(args.model.as_deref(), device)?;
     model.config.handedness = Some(t);
     model.save(&args.out)?;
     println!(

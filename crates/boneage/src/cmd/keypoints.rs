@@ -12,16 +12,17 @@
 //! (`--segmentation DIR`, default the built-in one), and equalised (CLAHE) as `boneage
 //! register` does before the net sees them.
 
-use crate::cmd::segment::{collect_inputs, load_model, read_mask};
+use crate::app::flags::{DeviceFlag, TrainingFlags};
+use crate::app::inputs::{collect_inputs, read_mask};
+use crate::app::models::load_segmentation;
 use crate::progress;
 use anyhow::{bail, Context};
 use boneage_core::keypoints::read_keypoints;
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::read_radiograph;
-use boneage_imaging::segment::hand_image;
 use boneage_nn::keypoints::{KeypointConfig, KeypointModel, KeypointPair};
 use boneage_nn::segmentation::SegModel;
-use boneage_nn::DeviceChoice;
+use boneage_pipeline::front::enhance;
 use clap::Args;
 use rayon::prelude::*;
 use std::fmt::Write as _;
@@ -32,12 +33,8 @@ pub struct KeypointsArgs {
     /// Folder with images/ and keypoints.csv (and optionally masks/). Repeatable.
     #[arg(long, required = true)]
     pub data: Vec<PathBuf>,
-    /// Keypoint config (JSON, see `KeypointConfig`); defaults otherwise.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Epochs (overrides the config).
-    #[arg(long)]
-    pub epochs: Option<usize>,
+    #[command(flatten)]
+    pub training: TrainingFlags,
     /// Segmentation model for folders without masks/ (default: the built-in one).
     #[arg(long)]
     pub segmentation: Option<PathBuf>,
@@ -47,18 +44,17 @@ pub struct KeypointsArgs {
     /// Output model folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceFlag,
 }
 
 pub fn run(args: KeypointsArgs) -> anyhow::Result<()> {
-    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
-    let mut config = match &args.config {
+    let device = args.device.resolve()?;
+    let mut config = match &args.training.config {
         Some(c) => KeypointConfig::read(c)?,
         None => KeypointConfig::default(),
     };
-    if let Some(e) = args.epochs {
+    if let Some(e) = args.training.epochs {
         config.epochs = e;
     }
     config.validate()?;
@@ -92,7 +88,7 @@ pub fn run(args: KeypointsArgs) -> anyhow::Result<()> {
         bail!("no keypoints found in the --data folders");
     }
     let seg: Option<SegModel> = if need_segmentation {
-        Some(load_model(args.segmentation.as_deref(), device)?)
+        Some(load_segmentation(args.segmentation.as_deref(), device)?)
     } else {
         None
     };
@@ -120,7 +116,7 @@ pub fn run(args: KeypointsArgs) -> anyhow::Result<()> {
                     seg.as_ref().expect("loaded when needed").mask(&image)
                 }
             };
-            KeypointPair::new(&id, &hand_image(&image, &m, &cl), &kp, &config)
+            KeypointPair::new(&id, &enhance(&image, &m, &cl), &kp, &config)
         })
         .collect();
     bar.finish_and_clear();

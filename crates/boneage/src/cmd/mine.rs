@@ -20,7 +20,8 @@
 //! next round on, and are never scored away. The final model is written to `<out>/model`
 //! (for `boneage segment --model`), the rounds' numbers to `<out>/rounds.csv`.
 
-use crate::cmd::segment::{collect_inputs, read_mask, stem, write_mask, Input};
+use crate::app::flags::{DeviceFlag, TrainingFlags};
+use crate::app::inputs::{collect_inputs, read_mask, stem, write_mask, Input};
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
@@ -29,7 +30,6 @@ use boneage_imaging::mask::{MaskLimits, MaskScore};
 use boneage_imaging::segment::bootstrap_mask;
 use boneage_imaging::{read_radiograph, GrayImage, Mask};
 use boneage_nn::segmentation::{SegConfig, SegModel, SegPair};
-use boneage_nn::DeviceChoice;
 use clap::Args;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -55,12 +55,8 @@ pub struct MineArgs {
     /// Rounds of train → predict → check.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
-    /// Segmentation config (JSON, see `SegConfig`); default settings otherwise.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Epochs per round (overrides the config).
-    #[arg(long)]
-    pub epochs: Option<usize>,
+    #[command(flatten)]
+    pub training: TrainingFlags,
     /// Start from this model's weights (its config is used unless --config is given).
     #[arg(long)]
     pub init: Option<PathBuf>,
@@ -70,9 +66,8 @@ pub struct MineArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// cpu, cuda, cuda:N or auto (a GPU when libtorch sees one).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceFlag,
 }
 
 /// An unlabelled image kept in memory at a working size.
@@ -86,13 +81,13 @@ struct Unlabelled {
 const WORK_SIZE: usize = 512;
 
 pub fn run(args: MineArgs) -> anyhow::Result<()> {
-    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
-    let mut config = match (&args.config, &args.init) {
+    let device = args.device.resolve()?;
+    let mut config = match (&args.training.config, &args.init) {
         (Some(c), _) => SegConfig::read(c)?,
         (None, Some(m)) => SegModel::load(m, device)?.config,
         (None, None) => SegConfig::default(),
     };
-    if let Some(e) = args.epochs {
+    if let Some(e) = args.training.epochs {
         config.epochs = e;
     }
     config.validate()?;

@@ -2,9 +2,6 @@
 
 #[cfg(feature = "torch")]
 pub mod bundle;
-pub mod data;
-#[cfg(feature = "torch")]
-pub mod default_model;
 #[cfg(feature = "torch")]
 pub mod demo;
 pub mod eda;
@@ -24,8 +21,6 @@ pub mod phantom;
 pub mod predict;
 #[cfg(feature = "torch")]
 pub mod register;
-#[cfg(feature = "torch")]
-pub mod results;
 #[cfg(feature = "torch")]
 pub mod segment;
 pub mod split;

@@ -11,6 +11,7 @@
 //! centre of the capitate, pixels), `images/<id>.png`, `masks/<id>.png` (hand = 255) and
 //! `phantom.json` (how it was made). The output is byte-identical for a seed whatever `--jobs`.
 
+use crate::app::flags::JobsFlag;
 use crate::progress;
 use anyhow::{bail, Context};
 use boneage_phantom::contact::{contact_sheet, ContactSheet};
@@ -43,9 +44,8 @@ pub struct PhantomArgs {
     /// Write 16-bit PNG radiographs.
     #[arg(long)]
     pub bit16: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub jobs: JobsFlag,
     /// Write a contact sheet (girls and boys, 0-19 years of bone age) to this PNG instead of a
     /// dataset.
     #[arg(long, value_name = "FILE")]
@@ -56,16 +56,7 @@ pub struct PhantomArgs {
 }
 
 pub fn run(args: PhantomArgs) -> anyhow::Result<()> {
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(j) = args.jobs {
-            if j == 0 {
-                bail!("--jobs must be at least 1");
-            }
-            b = b.num_threads(j);
-        }
-        b.build().context("cannot start the worker threads")?
-    };
+    let pool = args.jobs.pool()?;
     pool.install(|| match &args.contact_sheet {
         Some(path) => run_sheet(&args, path),
         None => run_dataset(&args),

@@ -11,7 +11,7 @@
 //!
 //! - `registered/<id>.png`: the hand in the canonical frame (1600x2080, 8-bit);
 //! - `regions/A|B|C/<id>.png`: whole hand 375x500, carpals 256x256, metacarpals + proximal
-//!   phalanges 320x256, each cut straight from the source (one resampling);
+//!   phalanges 320x256, cut by `boneage_pipeline::cut_regions` exactly as prediction cuts them;
 //! - `<id>.json`: `keypoints` (three `[x, y]` in source pixels: middle tip, thumb tip,
 //!   capitate), `mirrored` (a right hand or a film put in backwards, read as a left hand
 //!   through a reflection), `affine` (the 2x3 matrix from source to canonical pixels), the
@@ -24,24 +24,24 @@
 //! `regions/<R>/` also gets the dataset's label table as `labels.csv`, so
 //! `boneage train --data DIR/regions/A` trains on the registered regions.
 
-use crate::cmd::segment::{collect_inputs, load_model, Input};
+use crate::app::flags::{BatchFlags, DeviceFlag};
+use crate::app::inputs::{collect_inputs, Input};
+use crate::app::models::{load_keypoints, load_segmentation};
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::io::{write_atomic, write_png_gray8};
 use boneage_imaging::registration::{warp_to_canonical, Region, CANONICAL_KEYPOINTS};
-use boneage_imaging::segment::hand_image;
 use boneage_imaging::{read_radiograph, GrayImage, Mask};
-use boneage_nn::keypoints::{KeypointModel, Registration};
-use boneage_nn::DeviceChoice;
+use boneage_nn::bundle::TtaConfig;
+use boneage_nn::keypoints::Registration;
+use boneage_pipeline::front::{
+    cut_regions, enhance, rotation_deg, scale, FrontEnd, REGISTRATION_RULE,
+};
 use clap::Args;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
-
-/// The registration rule's version, part of every record's `models` (the cache key): records
-/// made under an older rule (e.g. the first mirror check) are done again.
-pub const RULE: &str = "rule=3";
 
 #[derive(Args)]
 pub struct RegisterArgs {
@@ -62,15 +62,10 @@ pub struct RegisterArgs {
     pub data_images: Option<PathBuf>,
     /// Radiographs (PNG, JPEG, DICOM) or folders of them.
     pub images: Vec<PathBuf>,
-    /// Go on past unreadable images (listed on stderr; exit status 1).
-    #[arg(long)]
-    pub keep_going: bool,
-    /// Worker threads for decoding, warping and writing (default: all cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub batch: BatchFlags,
+    #[command(flatten)]
+    pub device: DeviceFlag,
     /// Register the mirror image of every radiograph instead (right hands made from left
     /// ones: the examples `boneage handedness` learns what a mirror image looks like from).
     #[arg(long)]
@@ -129,21 +124,12 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
     if inputs.is_empty() {
         bail!("nothing to register: give images, folders or --data");
     }
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(j) = args.jobs {
-            b = b.num_threads(j.max(1));
-        }
-        b.build()?
-    };
-    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
-    let seg = load_model(args.segmentation.as_deref(), device)?;
-    let kp = match &args.model {
-        Some(d) => KeypointModel::load(d, device)?,
-        None => crate::cmd::default_model::keypoints(device)?,
-    };
+    let pool = args.batch.jobs.pool()?;
+    let device = args.device.resolve()?;
+    let seg = load_segmentation(args.segmentation.as_deref(), device)?;
+    let kp = load_keypoints(args.model.as_deref(), device)?;
     let models = format!(
-        "segmentation={} keypoints={} {RULE}{}",
+        "segmentation={} keypoints={} {REGISTRATION_RULE}{}",
         args.segmentation
             .as_ref()
             .map(|p| p.display().to_string())
@@ -170,7 +156,10 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(out.join(sub))
             .with_context(|| format!("{}: cannot create", out.join(sub).display()))?;
     }
-    let cl = ClaheConfig::default();
+    let front = FrontEnd {
+        segmentation: &seg,
+        keypoints: &kp,
+    };
     let bar = progress::bar(inputs.len() as u64, "register");
     let (mut done, mut cached, mut failed) = (0usize, 0usize, 0usize);
     let mut thumbs: Vec<(String, GrayImage)> = Vec::new();
@@ -207,9 +196,9 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
             .into_iter()
             .map(|d| {
                 d.map(|img| {
-                    let mask: Mask = seg.mask(&img);
-                    let hand = pool.install(|| hand_image(&img, &mask, &cl));
-                    let reg = kp.register(&hand);
+                    let mask: Mask = front.segment(&img);
+                    let hand = pool.install(|| enhance(&img, &mask, &ClaheConfig::default()));
+                    let reg = front.register(&hand).ok();
                     (hand, reg)
                 })
             })
@@ -235,7 +224,7 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
                 }
                 Err(e) => {
                     failed += 1;
-                    if !args.keep_going {
+                    if !args.batch.keep_going {
                         bar.finish_and_clear();
                         bail!("{e} (use --keep-going to go on past bad images)");
                     }
@@ -250,7 +239,7 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         write_contact(&out.join("contact.png"), &thumbs)?;
     }
     if let Some(d) = &args.data {
-        let ds = crate::cmd::data::open_dataset(d, args.data_images.as_deref())?;
+        let ds = crate::app::data::open_dataset(d, args.data_images.as_deref())?;
         let bytes = if failed == 0 {
             std::fs::read(&ds.path)
                 .with_context(|| format!("{}: cannot read", ds.path.display()))?
@@ -324,21 +313,13 @@ fn write_outputs(
     let map = reg.to_canonical;
     let registered = warp_to_canonical(hand, &map, 0.0);
     write_png_gray8(&out.join(format!("registered/{id}.png")), &registered)?;
-    for r in Region::ALL {
+    // The regions exactly as the pipeline cuts them for prediction (view 0).
+    for (r, views) in cut_regions(hand, &map, &Region::ALL, 1, &TtaConfig::default(), 0) {
         write_png_gray8(
             &out.join(format!("regions/{}/{id}.png", r.name())),
-            &r.cut(hand, &map, 0.0),
+            &views[0],
         )?;
     }
-    // Scale and rotation of the similarity (a mirrored hand's reflection taken out).
-    let (a, b) = (
-        if reg.mirrored {
-            -map.m[0][0]
-        } else {
-            map.m[0][0]
-        },
-        map.m[1][0],
-    );
     let rec = Record {
         id: id.clone(),
         source: input.path.display().to_string(),
@@ -353,8 +334,8 @@ fn write_outputs(
         handedness_margin: reg.handedness_margin,
         other_handedness_margin: reg.other_handedness_margin,
         affine: map.m,
-        scale: (a * a + b * b).sqrt(),
-        rotation_deg: b.atan2(a).to_degrees(),
+        scale: scale(&map),
+        rotation_deg: rotation_deg(&map, reg.mirrored),
         models: models.to_string(),
     };
     write_atomic(

@@ -15,19 +15,20 @@
 //! on real radiographs mined from their bootstrap masks; see `scripts/build-segmentation-model.sh`).
 //! `--bootstrap` uses the classical mask instead (no network).
 
+use crate::app::flags::{BatchFlags, DeviceFlag};
+use crate::app::inputs::{collect_inputs, read_mask, write_mask};
+use crate::app::models::load_segmentation;
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::io::{write_atomic, write_png_gray8};
 use boneage_imaging::mask::{MaskLimits, MaskScore};
-use boneage_imaging::segment::{bootstrap_mask, hand_image};
+use boneage_imaging::segment::bootstrap_mask;
 use boneage_imaging::{read_radiograph, GrayImage, Mask};
-use boneage_nn::segmentation::SegModel;
-use boneage_nn::DeviceChoice;
+use boneage_pipeline::front::enhance;
 use clap::Args;
 use rayon::prelude::*;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -58,114 +59,10 @@ pub struct SegmentArgs {
     /// segment.csv and summary.json, and the mean and minimum are printed.
     #[arg(long)]
     pub truth: Option<PathBuf>,
-    /// Go on past unreadable images (listed in segment.csv and on stderr; exit status 1).
-    #[arg(long)]
-    pub keep_going: bool,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub jobs: Option<usize>,
-    /// cpu, cuda, cuda:N or auto (a GPU when libtorch sees one).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-}
-
-/// An image to work on: its id (file stem or dataset id) and path.
-#[derive(Debug, Clone)]
-pub struct Input {
-    pub id: String,
-    pub path: PathBuf,
-}
-
-const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "dcm", "dicom"];
-
-/// Images named on the command line (files, or folders searched one level deep for PNG, JPEG
-/// and DICOM files) and the images of a dataset, with unique ids.
-pub fn collect_inputs(
-    paths: &[PathBuf],
-    data: Option<&Path>,
-    images: Option<&Path>,
-) -> anyhow::Result<Vec<Input>> {
-    let mut out = Vec::new();
-    if let Some(d) = data {
-        let ds = crate::cmd::data::open_dataset(d, images)?;
-        for s in ds.samples {
-            let path = s
-                .image
-                .with_context(|| format!("{}: no image found for {}", d.display(), s.id))?;
-            out.push(Input { id: s.id, path });
-        }
-    }
-    for p in paths {
-        if p.is_dir() {
-            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("{}: cannot list", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.is_file()
-                        && f.extension().is_some_and(|e| {
-                            IMAGE_EXTENSIONS.contains(&e.to_string_lossy().to_lowercase().as_str())
-                        })
-                })
-                .collect();
-            files.sort();
-            if files.is_empty() {
-                bail!(
-                    "{}: no PNG, JPEG or DICOM files in this folder",
-                    p.display()
-                );
-            }
-            out.extend(files.into_iter().map(|f| Input {
-                id: stem(&f),
-                path: f,
-            }));
-        } else if p.is_file() {
-            out.push(Input {
-                id: stem(p),
-                path: p.clone(),
-            });
-        } else {
-            bail!("{}: no such file or folder", p.display());
-        }
-    }
-    let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
-    for i in &out {
-        if let Some(prev) = seen.insert(&i.id, &i.path) {
-            bail!(
-                "two images with the id {}: {} and {} (ids are file names without extension)",
-                i.id,
-                prev.display(),
-                i.path.display()
-            );
-        }
-    }
-    Ok(out)
-}
-
-pub fn stem(p: &Path) -> String {
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
-}
-
-/// Reads a mask PNG (any grey or colour depth; hand where the value is at least one half).
-pub fn read_mask(path: &Path) -> anyhow::Result<Mask> {
-    // The reader's error already names the file and the cause.
-    let r = read_radiograph(path).map_err(|e| anyhow::anyhow!("cannot read mask: {e}"))?;
-    Ok(Mask::threshold(&r.image, 0.5))
-}
-
-/// Writes a mask as an 8-bit PNG (hand = 255), atomically.
-pub fn write_mask(path: &Path, mask: &Mask) -> anyhow::Result<()> {
-    let bytes = boneage_imaging::io::encode_png_gray8(mask.width, mask.height, &mask.to_u8());
-    write_atomic(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
-}
-
-/// The segmentation model to use: a folder, or the default one built into the binary.
-pub fn load_model(dir: Option<&Path>, device: boneage_nn::Device) -> anyhow::Result<SegModel> {
-    match dir {
-        Some(d) => Ok(SegModel::load(d, device)?),
-        None => crate::cmd::default_model::segmentation(device),
-    }
+    #[command(flatten)]
+    pub batch: BatchFlags,
+    #[command(flatten)]
+    pub device: DeviceFlag,
 }
 
 struct Row {
@@ -195,24 +92,15 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         tiles_y: args.tiles,
     };
     cl.validate()?;
-    let pool = {
-        let mut b = rayon::ThreadPoolBuilder::new();
-        if let Some(j) = args.jobs {
-            b = b.num_threads(j.max(1));
-        }
-        b.build()?
-    };
+    let pool = args.batch.jobs.pool()?;
     let model = if args.bootstrap {
         None
     } else {
-        let device = args.device.parse::<DeviceChoice>()?.resolve()?;
+        let device = args.device.resolve()?;
         if args.model.is_none() {
-            eprintln!(
-                "segment: {}",
-                crate::cmd::default_model::SEGMENTATION_ORIGIN
-            );
+            eprintln!("segment: {}", crate::app::models::SEGMENTATION_ORIGIN);
         }
-        Some(load_model(args.model.as_deref(), device)?)
+        Some(load_segmentation(args.model.as_deref(), device)?)
     };
     for sub in ["masks", "images"] {
         std::fs::create_dir_all(args.out.join(sub))
@@ -271,7 +159,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         });
         for r in &done {
             if let Err(e) = &r.result {
-                if !args.keep_going {
+                if !args.batch.keep_going {
                     bar.finish_and_clear();
                     bail!("{e} (use --keep-going to go on past bad images)");
                 }
@@ -376,7 +264,7 @@ fn finish(
     write_mask(&out.join("masks").join(format!("{id}.png")), &mask).map_err(wrap)?;
     write_png_gray8(
         &out.join("images").join(format!("{id}.png")),
-        &hand_image(img, &mask, cl),
+        &enhance(img, &mask, cl),
     )
     .map_err(|e| e.to_string())?;
     let (tw, th) = img.fit_within(200, 200);

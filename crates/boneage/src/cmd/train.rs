@@ -1,12 +1,12 @@
 //! `boneage train --data DIR --config FILE --out RUN_DIR`: trains a VGG-style regression or
 //! classification network (chosen by the config's `model.head`).
 
-use super::data::open_dataset;
+use crate::app::data::open_dataset;
+use crate::app::flags::{DeviceFlag, TrainingFlags};
 use anyhow::{bail, Context};
 use boneage_core::split::stratified_split;
 use boneage_core::Sample;
 use boneage_nn::training::{train, TrainConfig};
-use boneage_nn::DeviceChoice;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -19,22 +19,16 @@ pub struct TrainArgs {
     /// (stratified by sex and age).
     #[arg(long)]
     pub valid: Option<PathBuf>,
-    /// Training config (JSON; see `boneage_nn::training::TrainConfig` for keys and defaults).
-    /// Optional with --resume (the run's own config.json is used).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub training: TrainingFlags,
     /// Run folder for checkpoints, metrics and the config.
     #[arg(long)]
     pub out: PathBuf,
-    /// cpu, cuda, cuda:N or auto (CUDA when libtorch sees a GPU).
-    #[arg(long, default_value = "auto")]
-    pub device: String,
+    #[command(flatten)]
+    pub device: DeviceFlag,
     /// Continue the run in --out after a stop.
     #[arg(long)]
     pub resume: bool,
-    /// Override the config's number of epochs.
-    #[arg(long)]
-    pub epochs: Option<usize>,
     /// Start from these weights (`best.safetensors` of a run with the same model config, e.g.
     /// pre-trained on phantoms) instead of a random start; recorded in the run's config.json.
     #[arg(long, conflicts_with = "resume")]
@@ -42,13 +36,13 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let device = args.device.parse::<DeviceChoice>()?.resolve()?;
-    let mut cfg = match (&args.config, args.resume) {
+    let device = args.device.resolve()?;
+    let mut cfg = match (&args.training.config, args.resume) {
         (Some(p), _) => TrainConfig::read(p)?,
         (None, true) => TrainConfig::read(&args.out.join("config.json"))?,
         (None, false) => bail!("--config FILE is needed to start a run"),
     };
-    if let Some(e) = args.epochs {
+    if let Some(e) = args.training.epochs {
         cfg.epochs = e;
     }
     if let Some(w) = &args.init {

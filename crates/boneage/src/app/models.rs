@@ -1,9 +1,10 @@
-//! The default models built into the binary (small enough for the repository). They are
-//! rebuilt by `scripts/build-segmentation-model.sh` (`models/segmentation/`) and
+//! Loading models: a folder named on the command line, or the default built into the binary
+//! (small enough for the repository). The defaults are rebuilt by `scripts/build-segmentation-model.sh` (`models/segmentation/`) and
 //! `scripts/build-keypoint-model.sh` (`models/keypoints/`).
 
 use boneage_nn::segmentation::SegModel;
 use boneage_nn::Device;
+use std::path::Path;
 
 const SEG_CONFIG: &str = include_str!("../../../../models/segmentation/segmentation.json");
 const SEG_WEIGHTS: &[u8] = include_bytes!("../../../../models/segmentation/model.safetensors");
@@ -59,4 +60,34 @@ pub fn bundle(device: Device) -> anyhow::Result<boneage_nn::bundle::Bundle> {
     }
     let src = boneage_nn::bundle::Source::Embedded(BUNDLE_FILES);
     Ok(boneage_nn::bundle::Bundle::open(&src, device)?)
+}
+
+/// The segmentation model to use: a folder, or the default one built into the binary.
+pub fn load_segmentation(dir: Option<&Path>, device: Device) -> anyhow::Result<SegModel> {
+    match dir {
+        Some(d) => Ok(SegModel::load(d, device)?),
+        None => segmentation(device),
+    }
+}
+
+/// The keypoint model to use: a folder, or the default one built into the binary.
+pub fn load_keypoints(
+    dir: Option<&Path>,
+    device: Device,
+) -> anyhow::Result<boneage_nn::keypoints::KeypointModel> {
+    match dir {
+        Some(d) => Ok(boneage_nn::keypoints::KeypointModel::load(d, device)?),
+        None => keypoints(device),
+    }
+}
+
+/// The model bundle to use: a folder, or the one built into the binary.
+pub fn load_bundle(
+    dir: Option<&Path>,
+    device: Device,
+) -> anyhow::Result<boneage_nn::bundle::Bundle> {
+    match dir {
+        Some(d) => Ok(boneage_nn::bundle::Bundle::load(d, device)?),
+        None => bundle(device),
+    }
 }

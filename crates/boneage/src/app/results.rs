@@ -6,8 +6,8 @@
 //! Writes `results.json`, `results.html` (the table, then the ensemble's accuracy figures) and
 //! `predictions.csv` (one row per image: reference, ensemble, every member).
 
-use super::data::open_dataset;
-use super::evaluate::accuracy_sections;
+use crate::app::data::open_dataset;
+use crate::app::evaluation::accuracy_sections;
 use crate::progress;
 use crate::report::Page;
 use anyhow::Context;
@@ -15,8 +15,7 @@ use boneage_core::metrics::{Case, Evaluation};
 use boneage_core::reference::Stage;
 use boneage_core::{stats, Sex};
 use boneage_imaging::io::write_atomic;
-use boneage_imaging::read_radiograph;
-use boneage_nn::bundle::{Bundle, Prediction};
+use boneage_pipeline::{Pipeline, Prediction};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -90,13 +89,13 @@ impl Results {
 /// Runs the bundle over the dataset at `data` (images in `images`, default beside the table)
 /// and writes the results into `out`.
 pub fn bundle_results(
-    bundle: &Bundle,
+    pipeline: &Pipeline,
     data: &Path,
     images: Option<&Path>,
     out: &Path,
-    tta: usize,
     title: &str,
 ) -> anyhow::Result<Results> {
+    let bundle = &pipeline.bundle;
     let ds = open_dataset(data, images)?;
     anyhow::ensure!(!ds.samples.is_empty(), "{}: no images", data.display());
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
@@ -108,11 +107,8 @@ pub fn bundle_results(
             .image
             .as_ref()
             .with_context(|| format!("{}: no image found for id {}", data.display(), s.id))?;
-        let r = read_radiograph(path)?;
-        let a = bundle
-            .analyse(&r.image)
-            .with_context(|| format!("{}", path.display()))?;
-        preds.push(bundle.predict(&a, s.sex, tta, 0));
+        let (_, a) = pipeline.assess_file(path, Some(s.sex))?;
+        preds.push(a.prediction);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -202,7 +198,7 @@ pub fn bundle_results(
         notice: bundle.manifest.notice.clone(),
         data: data.display().to_string(),
         n: ds.samples.len(),
-        tta,
+        tta: pipeline.tta,
         baseline_mean_months: baseline,
         baseline_source: baseline_source.into(),
         best_single: best.model.clone(),
@@ -261,7 +257,12 @@ fn head_name(h: boneage_nn::vgg::Head) -> &'static str {
     }
 }
 
-fn html(r: &Results, bundle: &Bundle, cases: &[Case], title: &str) -> anyhow::Result<Page> {
+fn html(
+    r: &Results,
+    bundle: &boneage_nn::bundle::Bundle,
+    cases: &[Case],
+    title: &str,
+) -> anyhow::Result<Page> {
     let mut page = Page::new(title);
     page.raw(&format!(
         "<p>Model bundle <b>{}</b> ({}) on {} ({} radiographs), every image through the full \

@@ -1,0 +1,300 @@
+//! Stages 7 and 8: every member net on its region's views, and the weighted ensemble (with the
+//! bundle's calibration line), plus the ensemble weights' fit used when a bundle is made.
+
+use boneage_core::Sex;
+use boneage_imaging::registration::Region;
+use boneage_imaging::GrayImage;
+use boneage_nn::bundle::Bundle;
+use boneage_nn::vgg::Head;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Members disagreeing by more than this SD (months) is reported as a warning.
+pub const SPREAD_WARNING_MONTHS: f64 = 24.0;
+
+/// One member's estimate.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberValue {
+    pub name: String,
+    pub region: String,
+    pub head: Head,
+    pub bone_age_months: f64,
+    /// SD over the test-time augmentation draws (0 without TTA).
+    pub tta_sd_months: f64,
+    pub weight: f64,
+}
+
+/// The ensemble's estimate for one radiograph.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    /// The weighted mean of the members, through the bundle's calibration line if it has one.
+    pub bone_age_months: f64,
+    /// SD of the members' estimates around the ensemble's, weighted by the ensemble weights:
+    /// how much the nets that count disagree.
+    pub spread_months: f64,
+    /// Ensemble of each region's members (weights renormalized within the region; plain
+    /// mean where they are all 0).
+    pub by_region: BTreeMap<String, f64>,
+    /// The same per head (`regression`, `classification`).
+    pub by_head: BTreeMap<String, f64>,
+    pub members: Vec<MemberValue>,
+    /// Number of views per region (1 = no TTA).
+    pub tta: usize,
+}
+
+impl Prediction {
+    /// Warnings about the ensemble's answer itself.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.spread_months > SPREAD_WARNING_MONTHS {
+            w.push(format!(
+                "the nets disagree: SD {:.1} months between members",
+                self.spread_months
+            ));
+        }
+        w
+    }
+}
+
+/// Stage 7, members: each member net of the bundle on the views of its region, averaged over
+/// the views.
+pub fn run_members(
+    bundle: &Bundle,
+    views: &[(Region, Vec<GrayImage>)],
+    sex: Sex,
+) -> Vec<MemberValue> {
+    let mut members = Vec::new();
+    for (m, run) in bundle.manifest.members.iter().zip(&bundle.members) {
+        let Some((_, imgs)) = views.iter().find(|(r, _)| r.name() == m.region) else {
+            continue;
+        };
+        let (w, h) = (
+            run.config.model.input_width as usize,
+            run.config.model.input_height as usize,
+        );
+        // Inversion decided once, on the unmoved view, as training decided it on the stored
+        // region.
+        let invert = run.config.data.fix_inverted
+            && imgs
+                .first()
+                .is_some_and(boneage_imaging::quality::looks_inverted);
+        let inputs: Vec<GrayImage> = imgs
+            .par_iter()
+            .map(|v| boneage_nn::data::network_input_inverted(v.clone(), invert, w, h))
+            .collect();
+        let ages = run.predict_inputs(&inputs, sex.is_male());
+        members.push(MemberValue {
+            name: m.name.clone(),
+            region: m.region.clone(),
+            head: m.head,
+            bone_age_months: ages.iter().sum::<f64>() / ages.len().max(1) as f64,
+            tta_sd_months: sd(&ages),
+            weight: m.weight,
+        });
+    }
+    members
+}
+
+/// Stage 8, ensemble: the members' weighted mean through the bundle's calibration line.
+pub fn ensemble(bundle: &Bundle, members: Vec<MemberValue>, views: usize) -> Prediction {
+    let mut p = combine(members, views);
+    if let Some(c) = &bundle.manifest.calibration {
+        p.bone_age_months = c.apply(p.bone_age_months);
+    }
+    p
+}
+
+/// The weighted ensemble of member estimates, with per-region and per-head values.
+pub fn combine(members: Vec<MemberValue>, tta: usize) -> Prediction {
+    let pairs = |f: &dyn Fn(&MemberValue) -> bool| -> Vec<(f64, f64)> {
+        members
+            .iter()
+            .filter(|m| f(m))
+            .map(|m| (m.bone_age_months, m.weight))
+            .collect()
+    };
+    let mut by_region = BTreeMap::new();
+    for r in Region::ALL {
+        let p = pairs(&|m| m.region == r.name());
+        if !p.is_empty() {
+            by_region.insert(r.name().to_string(), weighted_mean(&p));
+        }
+    }
+    let mut by_head = BTreeMap::new();
+    for (h, name) in [
+        (Head::Regression, "regression"),
+        (Head::Classification, "classification"),
+    ] {
+        let p = pairs(&|m| m.head == h);
+        if !p.is_empty() {
+            by_head.insert(name.to_string(), weighted_mean(&p));
+        }
+    }
+    let all = pairs(&|_| true);
+    let mean = weighted_mean(&all);
+    let wsum: f64 = all.iter().map(|(_, w)| w).sum();
+    let spread = if wsum > 0.0 {
+        (all.iter()
+            .map(|(v, w)| w * (v - mean) * (v - mean))
+            .sum::<f64>()
+            / wsum)
+            .sqrt()
+    } else {
+        sd(&all.iter().map(|(v, _)| *v).collect::<Vec<_>>())
+    };
+    Prediction {
+        bone_age_months: mean,
+        spread_months: spread,
+        by_region,
+        by_head,
+        members,
+        tta,
+    }
+}
+
+/// Ensemble weights (≥ 0, summing to 1) that minimize the MAE of `preds[member][case]`
+/// against `truth`: start from the best single member, then move weight between pairs of
+/// members while the MAE falls, in steps from 0.2 down to 0.0125. The result is never worse
+/// on these cases than the best single member.
+pub fn fit_weights(preds: &[Vec<f64>], truth: &[f64]) -> Vec<f64> {
+    let m = preds.len();
+    let mae = |w: &[f64]| -> f64 {
+        truth
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (preds.iter().zip(w).map(|(p, w)| p[i] * w).sum::<f64>() - t).abs())
+            .sum::<f64>()
+            / truth.len().max(1) as f64
+    };
+    let mut w = vec![0.0; m];
+    if m == 0 {
+        return w;
+    }
+    let best = (0..m)
+        .min_by(|&a, &b| {
+            let one = |k: usize| {
+                let mut v = vec![0.0; m];
+                v[k] = 1.0;
+                mae(&v)
+            };
+            one(a).total_cmp(&one(b))
+        })
+        .unwrap_or(0);
+    w[best] = 1.0;
+    let mut cur = mae(&w);
+    let mut step: f64 = 0.2;
+    while step >= 0.0125 {
+        let mut improved = true;
+        while improved {
+            improved = false;
+            for from in 0..m {
+                for to in 0..m {
+                    if from == to || w[from] <= 0.0 {
+                        continue;
+                    }
+                    let d = step.min(w[from]);
+                    w[from] -= d;
+                    w[to] += d;
+                    let e = mae(&w);
+                    if e + 1e-9 < cur {
+                        cur = e;
+                        improved = true;
+                    } else {
+                        w[from] += d;
+                        w[to] -= d;
+                    }
+                }
+            }
+        }
+        step /= 2.0;
+    }
+    w
+}
+
+fn weighted_mean(values: &[(f64, f64)]) -> f64 {
+    let w: f64 = values.iter().map(|(_, w)| w).sum();
+    if w > 0.0 {
+        values.iter().map(|(v, w)| v * w).sum::<f64>() / w
+    } else {
+        values.iter().map(|(v, _)| v).sum::<f64>() / values.len().max(1) as f64
+    }
+}
+
+fn sd(values: &[f64]) -> f64 {
+    let n = values.len().max(1) as f64;
+    let m = values.iter().sum::<f64>() / n;
+    (values.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn weights_beat_or_match_the_best_member() {
+        // Two members with independent errors: averaging halves the error variance.
+        let truth: Vec<f64> = (0..200).map(|i| i as f64).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let noisy = |rng: &mut ChaCha8Rng, sd: f64| -> Vec<f64> {
+            truth.iter().map(|t| t + rng.gen_range(-sd..sd)).collect()
+        };
+        let preds = vec![
+            noisy(&mut rng, 10.0),
+            noisy(&mut rng, 12.0),
+            vec![100.0; 200],
+        ];
+        let w = fit_weights(&preds, &truth);
+        assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+        assert!(w.iter().all(|&x| x >= 0.0));
+        assert!(w[0] > 0.2 && w[1] > 0.2, "{w:?}");
+        assert!(w[2] < 0.1, "{w:?}");
+        let mae = |p: &[f64]| {
+            p.iter()
+                .zip(&truth)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / 200.0
+        };
+        let ens: Vec<f64> = (0..200)
+            .map(|i| preds.iter().zip(&w).map(|(p, w)| p[i] * w).sum())
+            .collect();
+        assert!(
+            mae(&ens) < mae(&preds[0]) * 0.9,
+            "{} vs {}",
+            mae(&ens),
+            mae(&preds[0])
+        );
+    }
+
+    #[test]
+    fn combine_reports_regions_heads_and_spread() {
+        let mv = |name: &str, region: &str, head, v, weight| MemberValue {
+            name: name.into(),
+            region: region.into(),
+            head,
+            bone_age_months: v,
+            tta_sd_months: 0.0,
+            weight,
+        };
+        let p = combine(
+            vec![
+                mv("A-r", "A", Head::Regression, 100.0, 0.5),
+                mv("A-c", "A", Head::Classification, 110.0, 0.5),
+                mv("B-r", "B", Head::Regression, 130.0, 0.0),
+            ],
+            1,
+        );
+        assert!((p.bone_age_months - 105.0).abs() < 1e-9);
+        assert!((p.by_region["A"] - 105.0).abs() < 1e-9);
+        assert!(
+            (p.by_region["B"] - 130.0).abs() < 1e-9,
+            "zero weights: plain mean"
+        );
+        assert!((p.by_head["regression"] - 100.0).abs() < 1e-9);
+        // Weighted: the weight-0 member does not count.
+        assert!((p.spread_months - 5.0).abs() < 1e-9, "{}", p.spread_months);
+    }
+}

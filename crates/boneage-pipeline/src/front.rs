@@ -1,0 +1,292 @@
+//! The front half of the pipeline: radiograph → hand mask → enhanced hand → keypoints →
+//! canonical frame, the checks on what it found, and the regions cut from the hand.
+//!
+//! `boneage register` (the training regions), `boneage segment`, `boneage keypoints` and the
+//! full assessment ([`crate::Pipeline::assess`]) all go through these functions, so training
+//! and prediction see regions made the same way.
+
+use crate::PipelineError;
+use boneage_imaging::clahe::ClaheConfig;
+use boneage_imaging::mask::{MaskLimits, MaskScore};
+use boneage_imaging::registration::Region;
+use boneage_imaging::spatial::Affine;
+use boneage_imaging::{GrayImage, Mask};
+use boneage_nn::bundle::TtaConfig;
+use boneage_nn::keypoints::{KeypointModel, Registration};
+use boneage_nn::segmentation::SegModel;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+/// A thumb keypoint further than this from its canonical place after registration (canonical
+/// pixels) is reported as a warning.
+pub const THUMB_WARNING_PX: f64 = 250.0;
+
+/// The registration rule's version, part of every `boneage register` record's cache key:
+/// records made under an older rule (e.g. the first mirror check) are done again.
+pub const REGISTRATION_RULE: &str = "rule=3";
+
+/// A hand turned further than this from upright (degrees) is reported as a warning.
+pub const ROTATION_WARNING_DEG: f64 = 45.0;
+
+/// The models of the front half: the segmentation U-Net and the keypoint net.
+#[derive(Clone, Copy)]
+pub struct FrontEnd<'m> {
+    pub segmentation: &'m SegModel,
+    pub keypoints: &'m KeypointModel,
+}
+
+/// A radiograph taken through the front half.
+pub struct Analysis {
+    pub mask: Mask,
+    /// The hand image the regions are cut from (inversion undone, CLAHE, black outside the
+    /// mask), source size.
+    pub hand: GrayImage,
+    /// Keypoints, the map into the canonical frame and the mirror check's reading.
+    pub registration: Registration,
+    /// What makes the result doubtful (an implausible hand mask, a mirror image, a hand turned
+    /// far from upright); empty when nothing was noticed.
+    pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// Middle finger tip, thumb tip, capitate, in source pixels.
+    pub fn keypoints(&self) -> [[f64; 2]; 3] {
+        self.registration.keypoints
+    }
+    /// Source pixels → canonical frame.
+    pub fn to_canonical(&self) -> Affine {
+        self.registration.to_canonical
+    }
+}
+
+impl FrontEnd<'_> {
+    /// Stage 2, segment: the hand mask (U-Net, cleaned to its largest component).
+    pub fn segment(&self, img: &GrayImage) -> Mask {
+        self.segmentation.mask(img)
+    }
+
+    /// Stage 3, enhance, with the default CLAHE (see [`enhance`]).
+    pub fn enhance(&self, img: &GrayImage, mask: &Mask) -> GrayImage {
+        enhance(img, mask, &ClaheConfig::default())
+    }
+
+    /// Stages 4 and 5, keypoints and registration: the three keypoints and the similarity into
+    /// the canonical frame, mirror images read as left hands; an error when the keypoints
+    /// coincide.
+    pub fn register(&self, hand: &GrayImage) -> Result<Registration, PipelineError> {
+        self.keypoints
+            .register(hand)
+            .ok_or(PipelineError::NoRegistration)
+    }
+
+    /// Stages 2–5 and the checks on what they found.
+    pub fn analyse(&self, img: &GrayImage) -> Result<Analysis, PipelineError> {
+        let mask = self.segment(img);
+        let hand = self.enhance(img, &mask);
+        let registration = self.register(&hand)?;
+        let warnings = warnings(img, &mask, &registration);
+        Ok(Analysis {
+            mask,
+            hand,
+            registration,
+            warnings,
+        })
+    }
+}
+
+/// Stage 3, enhance: grey scale turned back if inverted, CLAHE over the whole radiograph,
+/// black outside the mask.
+pub fn enhance(img: &GrayImage, mask: &Mask, clahe: &ClaheConfig) -> GrayImage {
+    boneage_imaging::segment::hand_image(img, mask, clahe)
+}
+
+/// The plausibility check's problems with the mask (see [`MaskScore`]).
+pub fn mask_problems(img: &GrayImage, mask: &Mask) -> Vec<String> {
+    let limits = MaskLimits::default();
+    MaskScore::compute(img, mask, None, &limits).problems(&limits)
+}
+
+/// Rotation of the hand from upright (degrees) that a source → canonical map implies, a
+/// mirrored hand's reflection taken out.
+pub fn rotation_deg(to_canonical: &Affine, mirrored: bool) -> f64 {
+    let m = to_canonical.m;
+    let a = if mirrored { -m[0][0] } else { m[0][0] };
+    m[1][0].atan2(a).to_degrees()
+}
+
+/// Scale of a source → canonical map (canonical pixels per source pixel).
+pub fn scale(to_canonical: &Affine) -> f64 {
+    let m = to_canonical.m;
+    (m[0][0] * m[0][0] + m[1][0] * m[1][0]).sqrt()
+}
+
+/// The warnings about a radiograph's front half: an implausible mask, a mirror image, a thumb
+/// far from its place, a hand turned far from upright.
+pub fn warnings(img: &GrayImage, mask: &Mask, reg: &Registration) -> Vec<String> {
+    let mut w: Vec<String> = mask_problems(img, mask)
+        .into_iter()
+        .map(|p| format!("hand mask looks wrong: {p}"))
+        .collect();
+    if reg.mirrored {
+        w.push(
+            "the hand is a mirror image (a right hand, or the film turned over): read as a left \
+             hand"
+                .into(),
+        );
+    }
+    if reg.thumb_residual > THUMB_WARNING_PX {
+        w.push(format!(
+            "the thumb keypoint lands {:.0} px (of 2080) from its place after registration: \
+             check the keypoints",
+            reg.thumb_residual
+        ));
+    }
+    let rotation = rotation_deg(&reg.to_canonical, reg.mirrored);
+    if rotation.abs() > ROTATION_WARNING_DEG {
+        w.push(format!(
+            "hand turned {rotation:.0}° from upright: check the keypoints"
+        ));
+    }
+    w
+}
+
+/// Pixel values as they come back from an 8-bit PNG: the registration cache the nets were
+/// trained on stores regions that way.
+fn quantize8(img: &mut GrayImage) {
+    for v in &mut img.data {
+        *v = (v.clamp(0.0, 1.0) * 255.0 + 0.5).floor() / 255.0;
+    }
+}
+
+/// The canonical-frame move of TTA draw `k` (0 = none) for a region.
+pub fn tta_move(cfg: &TtaConfig, region: Region, k: usize, seed: u64) -> Affine {
+    if k == 0 {
+        return Affine::IDENTITY;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
+    let b = region.canonical_box();
+    let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    let (w, h) = (b[2] - b[0], b[3] - b[1]);
+    let rot = sym(&mut rng, cfg.rotation_deg);
+    let (dx, dy) = (
+        sym(&mut rng, cfg.shift_fraction) * w,
+        sym(&mut rng, cfg.shift_fraction) * h,
+    );
+    let s = 1.0 + sym(&mut rng, cfg.scale);
+    Affine::translate(cx + dx, cy + dy)
+        .after(&Affine::rotate_deg(rot))
+        .after(&Affine::scale(s, s))
+        .after(&Affine::translate(-cx, -cy))
+}
+
+/// Stage 6, regions: `views` images of each region (`[region][view]`, the region's full size,
+/// 8-bit values), view 0 unmoved and views 1.. moved by the TTA draws of `tta`. The hand is
+/// shrunk once per region and every view cut from it. `boneage register` writes view 0 as the
+/// training regions.
+pub fn cut_regions(
+    hand: &GrayImage,
+    to_canonical: &Affine,
+    regions: &[Region],
+    views: usize,
+    tta: &TtaConfig,
+    seed: u64,
+) -> Vec<(Region, Vec<GrayImage>)> {
+    let views = views.max(1);
+    let jobs: Vec<(usize, usize)> = (0..regions.len())
+        .flat_map(|i| (0..views).map(move |k| (i, k)))
+        .collect();
+    let prepared: Vec<_> = regions
+        .par_iter()
+        .map(|r| r.prepare(hand, to_canonical))
+        .collect();
+    let cuts: Vec<GrayImage> = jobs
+        .par_iter()
+        .map(|&(i, k)| {
+            let r = regions[i];
+            let map = tta_move(tta, r, k, seed).after(to_canonical);
+            let mut c = r.cut_prepared(&prepared[i], &map, 0.0);
+            quantize8(&mut c);
+            c
+        })
+        .collect();
+    let mut cuts = cuts.into_iter();
+    regions
+        .iter()
+        .map(|&r| (r, cuts.by_ref().take(views).collect()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tta_moves_are_small_and_the_first_is_none() {
+        let cfg = TtaConfig::default();
+        assert_eq!(tta_move(&cfg, Region::A, 0, 7), Affine::IDENTITY);
+        let b = Region::B.canonical_box();
+        let c = [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0];
+        for k in 1..20 {
+            let m = tta_move(&cfg, Region::B, k, 7);
+            let p = m.apply(c[0], c[1]);
+            assert!((p.0 - c[0]).abs() <= 0.031 * 800.0 && (p.1 - c[1]).abs() <= 0.031 * 800.0);
+            let scale = (m.m[0][0].powi(2) + m.m[1][0].powi(2)).sqrt();
+            assert!((scale - 1.0).abs() <= 0.051);
+        }
+        assert_ne!(
+            tta_move(&cfg, Region::B, 1, 7),
+            tta_move(&cfg, Region::B, 2, 7)
+        );
+    }
+
+    #[test]
+    fn regions_are_cut_at_their_size_and_view_zero_is_the_plain_cut() {
+        let img = GrayImage::from_vec(
+            600,
+            800,
+            (0..600 * 800)
+                .map(|i| (((i % 600) / 7 + (i / 600) / 5) % 13) as f32 / 13.0)
+                .collect(),
+        );
+        let map = boneage_imaging::registration::to_canonical(&[
+            [300.0, 80.0],
+            [520.0, 330.0],
+            [300.0, 600.0],
+        ])
+        .unwrap();
+        let cfg = TtaConfig::default();
+        let cuts = cut_regions(&img, &map, &Region::ALL, 3, &cfg, 0);
+        assert_eq!(cuts.len(), 3);
+        for (r, v) in &cuts {
+            assert_eq!(v.len(), 3);
+            let (w, h) = r.output_size();
+            assert!(v.iter().all(|c| (c.width, c.height) == (w, h)));
+            // View 0 is the region cut straight from the source, in 8-bit steps.
+            let mut direct = r.cut(&img, &map, 0.0);
+            quantize8(&mut direct);
+            let diff = v[0]
+                .data
+                .iter()
+                .zip(&direct.data)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(diff <= 1.5 / 255.0, "{r:?}: {diff}");
+            assert_ne!(v[1].data, v[0].data, "a TTA view is moved");
+        }
+    }
+
+    #[test]
+    fn rotation_and_scale_of_a_map() {
+        let m = Affine::rotate_deg(30.0).after(&Affine::scale(2.0, 2.0));
+        assert!((rotation_deg(&m, false) - 30.0).abs() < 1e-9);
+        assert!((scale(&m) - 2.0).abs() < 1e-9);
+        let reflect = Affine {
+            m: [[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        };
+        // A mirror reading maps the film's reflection by `m`: turned 30° in the reflection is
+        // turned −30° on the film as it lies.
+        assert!((rotation_deg(&m.after(&reflect), true) + 30.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,230 @@
+//! The assessment pipeline: a left-hand radiograph and the patient's sex in, the bone age out,
+//! every stage in order in one place. Every command, the benchmarks, the tests (and the
+//! service and clinical report to come) call [`Pipeline::assess`]; nothing else chains the
+//! stages.
+//!
+//! | stage | what | where |
+//! |---|---|---|
+//! | 1 read | PNG, JPEG or DICOM → grey image + header | [`read`] (`boneage_imaging::io`) |
+//! | 2 segment | hand mask (U-Net) | [`FrontEnd::segment`] |
+//! | 3 enhance | inversion undone, CLAHE, black outside the hand | [`FrontEnd::enhance`] |
+//! | 4–5 keypoints, register | three keypoints, similarity into the canonical frame, mirror check | [`FrontEnd::register`] |
+//! | checks | implausible mask, mirror image, pose | [`front::warnings`] |
+//! | 6 regions | A whole hand, B carpals, C metacarpals + phalanges (+ TTA views) | [`cut_regions`] |
+//! | 7 members | each age net on its region | [`ensemble::run_members`] |
+//! | 8 ensemble | weighted mean, calibration line | [`ensemble::ensemble`] |
+//!
+//! To add a stage: give it a method here (or in [`front`] for image steps before the nets),
+//! call it from [`Pipeline::assess`] in its place, and put what it finds into [`Assessment`].
+
+pub mod ensemble;
+pub mod front;
+
+pub use ensemble::{MemberValue, Prediction};
+pub use front::{cut_regions, Analysis, FrontEnd};
+
+use boneage_core::Sex;
+use boneage_imaging::io::{Radiograph, ReadError};
+use boneage_imaging::registration::Region;
+use boneage_imaging::GrayImage;
+use boneage_nn::bundle::Bundle;
+use std::path::Path;
+use std::time::Instant;
+
+/// Why a radiograph could not be assessed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The file could not be read or decoded (the error names the file).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The keypoint net put its keypoints on one spot: there is no hand to register.
+    #[error("the keypoints found coincide: no hand to register")]
+    NoRegistration,
+    /// No sex given and none in the file header.
+    #[error("no sex given (--sex M|F) and none in the file header")]
+    NoSex,
+    /// A stage failed on this file (the message says which file and what failed).
+    #[error("{path}: {error}")]
+    InFile {
+        path: String,
+        error: Box<PipelineError>,
+    },
+}
+
+impl PipelineError {
+    /// This error, naming the file it happened on (read errors name it already).
+    pub fn in_file(self, path: &Path) -> PipelineError {
+        match self {
+            e @ (PipelineError::Read(_) | PipelineError::InFile { .. }) => e,
+            e => PipelineError::InFile {
+                path: path.display().to_string(),
+                error: Box::new(e),
+            },
+        }
+    }
+}
+
+/// What the pipeline needs to know about the patient besides the film.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Patient {
+    /// From the caller, else from the file header ([`Patient::from_header`]).
+    pub sex: Sex,
+    /// Chronological age in months, when known (the clinical reading compares with it).
+    pub chronological_age_months: Option<f64>,
+}
+
+impl Patient {
+    /// The patient of a radiograph: `sex` when given, else the header's; the header's age.
+    pub fn from_header(r: &Radiograph, sex: Option<Sex>) -> Result<Patient, PipelineError> {
+        Ok(Patient {
+            sex: sex.or(r.meta.sex).ok_or(PipelineError::NoSex)?,
+            chronological_age_months: r.meta.age_months,
+        })
+    }
+}
+
+/// Seconds spent per part of an assessment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Timings {
+    /// Segmentation, enhancement, keypoints and registration.
+    pub front: f64,
+    pub regions: f64,
+    pub nets: f64,
+}
+
+/// Everything the pipeline found about one radiograph.
+pub struct Assessment {
+    pub patient: Patient,
+    /// Stages 2–5: mask, hand image, registration, warnings.
+    pub analysis: Analysis,
+    /// Stage 6: the region views the nets read (`[region][view]`).
+    pub views: Vec<(Region, Vec<GrayImage>)>,
+    /// Stages 7–8.
+    pub prediction: Prediction,
+    pub timings: Timings,
+}
+
+impl Assessment {
+    /// The estimated bone age in months.
+    pub fn bone_age_months(&self) -> f64 {
+        self.prediction.bone_age_months
+    }
+    /// Every warning: the front half's and the ensemble's.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut w = self.analysis.warnings.clone();
+        w.extend(self.prediction.warnings());
+        w
+    }
+}
+
+/// Stage 1, read: a radiograph file (PNG, JPEG or DICOM).
+pub fn read(path: &Path) -> Result<Radiograph, PipelineError> {
+    Ok(boneage_imaging::read_radiograph(path)?)
+}
+
+/// A model bundle and how to run it: the whole pipeline.
+pub struct Pipeline {
+    pub bundle: Bundle,
+    /// Views per region (1 = no test-time augmentation).
+    pub tta: usize,
+    /// Seed of the TTA draws.
+    pub seed: u64,
+}
+
+impl Pipeline {
+    /// The pipeline of a bundle with the bundle's own TTA setting.
+    pub fn new(bundle: Bundle) -> Pipeline {
+        let tta = bundle.manifest.tta.views.max(1);
+        Pipeline {
+            bundle,
+            tta,
+            seed: 0,
+        }
+    }
+
+    /// The same pipeline with `tta` views per region.
+    pub fn with_tta(mut self, tta: usize) -> Pipeline {
+        self.tta = tta.max(1);
+        self
+    }
+
+    /// The front half's models.
+    pub fn front(&self) -> FrontEnd<'_> {
+        FrontEnd {
+            segmentation: &self.bundle.segmentation,
+            keypoints: &self.bundle.keypoints,
+        }
+    }
+
+    /// The regions the bundle's members read, in A, B, C order.
+    pub fn regions(&self) -> Vec<Region> {
+        Region::ALL
+            .into_iter()
+            .filter(|r| {
+                self.bundle
+                    .manifest
+                    .members
+                    .iter()
+                    .any(|m| m.region == r.name())
+            })
+            .collect()
+    }
+
+    /// Stage 6 for an analysed radiograph: `views` views of every region the members read.
+    pub fn cut_regions(&self, a: &Analysis, views: usize) -> Vec<(Region, Vec<GrayImage>)> {
+        cut_regions(
+            &a.hand,
+            &a.to_canonical(),
+            &self.regions(),
+            views,
+            &self.bundle.manifest.tta,
+            self.seed,
+        )
+    }
+
+    /// Stages 7–8 on region views.
+    pub fn estimate(&self, views: &[(Region, Vec<GrayImage>)], sex: Sex) -> Prediction {
+        let n = views.first().map_or(1, |(_, v)| v.len());
+        ensemble::ensemble(
+            &self.bundle,
+            ensemble::run_members(&self.bundle, views, sex),
+            n,
+        )
+    }
+
+    /// Stages 2–8 on a decoded radiograph.
+    pub fn assess(&self, img: &GrayImage, patient: Patient) -> Result<Assessment, PipelineError> {
+        let t0 = Instant::now();
+        let analysis = self.front().analyse(img)?;
+        let t1 = Instant::now();
+        let views = self.cut_regions(&analysis, self.tta);
+        let t2 = Instant::now();
+        let prediction = self.estimate(&views, patient.sex);
+        let t3 = Instant::now();
+        Ok(Assessment {
+            patient,
+            analysis,
+            views,
+            prediction,
+            timings: Timings {
+                front: (t1 - t0).as_secs_f64(),
+                regions: (t2 - t1).as_secs_f64(),
+                nets: (t3 - t2).as_secs_f64(),
+            },
+        })
+    }
+
+    /// Stages 1–8 on a radiograph file; `sex` overrides the header's. Errors name the file.
+    pub fn assess_file(
+        &self,
+        path: &Path,
+        sex: Option<Sex>,
+    ) -> Result<(Radiograph, Assessment), PipelineError> {
+        let r = read(path)?;
+        let patient = Patient::from_header(&r, sex).map_err(|e| e.in_file(path))?;
+        let a = self
+            .assess(&r.image, patient)
+            .map_err(|e| e.in_file(path))?;
+        Ok((r, a))
+    }
+}

@@ -1,0 +1,78 @@
+//! What the pipeline saw, as pictures: `boneage predict --debug-images` and the demo.
+
+use crate::sheet::{self, Tile};
+use anyhow::Context;
+use boneage_imaging::io::write_png_gray8;
+use boneage_imaging::registration::{warp_to_canonical, Region, CANONICAL_HEIGHT, CANONICAL_WIDTH};
+use boneage_imaging::GrayImage;
+use boneage_pipeline::Assessment;
+use std::path::Path;
+
+/// The file name without extension ("image" when there is none).
+pub fn stem_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "image".into())
+}
+
+/// Into folder `d`: mask.png, hand.png, registered.png, region_<R>.png (first view),
+/// overview.png (radiograph with mask outline and keypoints, registered hand with the
+/// regions, the regions as the nets see them).
+pub fn write_debug(
+    d: &Path,
+    path: &Path,
+    img: &GrayImage,
+    assessment: &Assessment,
+) -> anyhow::Result<()> {
+    let (a, views) = (&assessment.analysis, &assessment.views);
+    let age = assessment.bone_age_months();
+    let (keypoints, to_canonical) = (a.keypoints(), a.to_canonical());
+    let stem = stem_of(path);
+    let d = d.to_path_buf();
+    std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))?;
+    let mask_img = GrayImage {
+        width: a.mask.width,
+        height: a.mask.height,
+        data: a.mask.data.iter().map(|&m| m as u8 as f32).collect(),
+    };
+    write_png_gray8(&d.join("mask.png"), &mask_img)?;
+    write_png_gray8(&d.join("hand.png"), &a.hand)?;
+    let registered = warp_to_canonical(&a.hand, &to_canonical, 0.0);
+    write_png_gray8(&d.join("registered.png"), &registered)?;
+    let size = 320;
+    let mut first = Tile::of(img, size);
+    first.outline = Some((
+        a.mask.resize(first.thumb.width, first.thumb.height),
+        sheet::GREEN,
+    ));
+    first.boxes = keypoints
+        .iter()
+        .map(|k| {
+            let r = (img.width.max(img.height) / 80).max(2) as f64;
+            let b = [k[0] - r, k[1] - r, k[0] + r, k[1] + r].map(|v| v.max(0.0) as usize);
+            (b, sheet::YELLOW)
+        })
+        .collect();
+    first.caption = format!("{stem}: {age:.1} months");
+    let mut reg = Tile::of(&registered, size);
+    reg.source_size = (CANONICAL_WIDTH, CANONICAL_HEIGHT);
+    reg.boxes = Region::ALL
+        .iter()
+        .zip([sheet::GREEN, sheet::RED, [60, 140, 255]])
+        .map(|(r, c)| {
+            let b = r.canonical_box();
+            ([b[0], b[1], b[2] - 1.0, b[3] - 1.0].map(|v| v as usize), c)
+        })
+        .collect();
+    reg.caption = "registered".into();
+    let mut tiles = vec![first, reg];
+    for (r, v) in views {
+        if let Some(v0) = v.first() {
+            write_png_gray8(&d.join(format!("region_{}.png", r.name())), v0)?;
+            let mut t = Tile::of(v0, size);
+            t.caption = format!("region {}", r.name());
+            tiles.push(t);
+        }
+    }
+    sheet::write_sheet(&d.join("overview.png"), &tiles, size, tiles.len())
+}
