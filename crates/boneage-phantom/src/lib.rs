@@ -22,6 +22,7 @@
 
 pub mod ages;
 pub mod anatomy;
+pub mod bones;
 pub mod contact;
 pub mod dataset;
 pub mod font;

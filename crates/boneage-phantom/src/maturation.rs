@@ -19,7 +19,7 @@
 //! An individual's tempo shifts the carpal and epiphyseal clocks a little (the carpals are the
 //! most variable); fusion varies least, by at most [`FUSION_TEMPO_MAX`].
 
-use crate::anatomy::Bone;
+use crate::bones::Bone;
 use boneage_core::Sex;
 
 /// Largest relative shift of an individual's fusion clock: no physis starts fusing before
