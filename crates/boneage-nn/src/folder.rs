@@ -2,11 +2,11 @@
 //! the segmentation and keypoint models (checking a folder, reading weights into a var store
 //! from a folder or from bytes built into a binary, saving both files).
 
-use crate::training::{save_atomic, write_json, TrainError};
+use crate::error::TrainError;
 use crate::vgg::ConfigError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use tch::nn;
+use tch::{nn, Tensor};
 
 /// Name of the weights file in every model folder.
 pub const WEIGHTS: &str = "model.safetensors";
@@ -61,4 +61,35 @@ pub(crate) fn save<C: Serialize>(
     std::fs::create_dir_all(dir).map_err(|e| TrainError::Io(dir.to_path_buf(), e.to_string()))?;
     write_json(&dir.join(name), config)?;
     save_atomic(vs, &dir.join(WEIGHTS))
+}
+
+/// Saves a var store atomically (temporary file in the same folder, then rename).
+pub fn save_atomic(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp.safetensors",
+        path.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    // Channels-last weights are not contiguous in the default layout; safetensors wants them
+    // contiguous. Sorted names give byte-identical files for identical weights.
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.contiguous()))
+        .collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    Tensor::write_safetensors(&named, &tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+}
+
+/// Writes `v` as pretty JSON, atomically.
+pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?
+        + "\n";
+    boneage_imaging::io::write_atomic(path, text.as_bytes())
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }

@@ -8,6 +8,7 @@
 pub mod bundle;
 pub mod data;
 pub mod engine;
+pub mod error;
 mod fit;
 pub mod folder;
 pub mod inception;

@@ -18,6 +18,8 @@
 //! like a warm restart.
 
 use crate::data::{Batch, DataConfig, DataError, Loader};
+pub use crate::error::TrainError;
+use crate::folder::{save_atomic, write_json};
 use crate::vgg::{AgeNet, ConfigError, Head, VggConfig};
 use boneage_core::labels::unscale_age;
 use boneage_core::Sample;
@@ -155,39 +157,6 @@ impl TrainConfig {
                 min + (peak - min) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
             }
         }
-    }
-}
-
-/// Why training stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum TrainError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("{0}: {1}")]
-    Io(PathBuf, String),
-    #[error(transparent)]
-    Data(#[from] DataError),
-    #[error("{0}")]
-    Torch(String),
-    #[error(
-        "loss became {value} at epoch {epoch}, batch {batch}; stopped. The last good \
-         checkpoint is kept in {run}"
-    )]
-    NonFinite {
-        value: f64,
-        epoch: usize,
-        batch: usize,
-        run: PathBuf,
-    },
-    #[error("{0}: no checkpoint to resume from (state.json and last.safetensors are needed)")]
-    NoCheckpoint(PathBuf),
-    #[error("{0}")]
-    Dataset(String),
-}
-
-impl From<tch::TchError> for TrainError {
-    fn from(e: tch::TchError) -> Self {
-        TrainError::Torch(e.to_string())
     }
 }
 
@@ -372,36 +341,6 @@ impl Model {
         })?;
         Ok(out)
     }
-}
-
-/// Saves a var store atomically (temporary file in the same folder, then rename).
-pub fn save_atomic(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp.safetensors",
-        path.file_name()
-            .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    // Channels-last weights are not contiguous in the default layout; safetensors wants them
-    // contiguous. Sorted names give byte-identical files for identical weights.
-    let mut named: Vec<(String, Tensor)> = vs
-        .variables()
-        .into_iter()
-        .map(|(k, v)| (k, v.contiguous()))
-        .collect();
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&named, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
-}
-
-pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
-    let text = serde_json::to_string_pretty(v)
-        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?
-        + "\n";
-    boneage_imaging::io::write_atomic(path, text.as_bytes())
-        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
 }
 
 /// Training and validation samples of a run.
