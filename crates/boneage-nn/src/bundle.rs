@@ -13,6 +13,7 @@
 //! [`Bundle::open`] reads the manifest, checks the format and the SHA-256 of every file it
 //! lists (an edited, truncated or swapped file is refused by name) and loads the nets.
 
+use crate::folder::ModelFolder;
 use crate::keypoints::KeypointModel;
 use crate::segmentation::SegModel;
 use crate::training::{TrainError, TrainedRun};

@@ -37,4 +37,3 @@ impl From<tch::TchError> for TrainError {
         TrainError::Torch(e.to_string())
     }
 }
-

@@ -4,9 +4,54 @@
 
 use crate::error::TrainError;
 use crate::vgg::ConfigError;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use tch::{nn, Tensor};
+use tch::{nn, Device, Tensor};
+
+/// A model kept as a folder (a JSON config file beside `model.safetensors`): the segmentation
+/// U-Net and the keypoint net. Loading, building from bytes built into a binary and saving are
+/// written once, here.
+pub trait ModelFolder: Sized {
+    /// The model's config, as stored in [`ModelFolder::CONFIG_FILE`].
+    type Config: Serialize + DeserializeOwned;
+    /// Name of the config file in the folder.
+    const CONFIG_FILE: &'static str;
+    /// What the model is, in words ("segmentation", "keypoint").
+    const KIND: &'static str;
+
+    /// A freshly initialised model (the config is checked).
+    fn new(config: &Self::Config, device: Device) -> Result<Self, TrainError>;
+    /// Reads and checks a config file.
+    fn read_config(path: &Path) -> Result<Self::Config, TrainError>;
+    fn config(&self) -> &Self::Config;
+    fn var_store(&self) -> &nn::VarStore;
+    fn var_store_mut(&mut self) -> &mut nn::VarStore;
+
+    /// Loads the config file and `model.safetensors` from a model folder.
+    fn load(dir: &Path, device: Device) -> Result<Self, TrainError> {
+        let (cfg_path, weights) = files(dir, Self::CONFIG_FILE, Self::KIND)?;
+        let config = Self::read_config(&cfg_path)?;
+        let mut m = Self::new(&config, device)?;
+        load(m.var_store_mut(), &weights)?;
+        Ok(m)
+    }
+
+    /// A model from the bytes of its config file and weights (a model built into a binary).
+    fn from_bytes(config_json: &str, weights: &[u8], device: Device) -> Result<Self, TrainError> {
+        let config: Self::Config = serde_json::from_str(config_json).map_err(|e| {
+            TrainError::Config(ConfigError(format!("built-in {} config: {e}", Self::KIND)))
+        })?;
+        let mut m = Self::new(&config, device)?;
+        load_bytes(m.var_store_mut(), weights, Self::KIND)?;
+        Ok(m)
+    }
+
+    /// Writes the config file and `model.safetensors` into `dir` (atomically each).
+    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        save(dir, Self::CONFIG_FILE, self.config(), self.var_store())
+    }
+}
 
 /// Name of the weights file in every model folder.
 pub const WEIGHTS: &str = "model.safetensors";

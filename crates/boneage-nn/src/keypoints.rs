@@ -13,7 +13,7 @@
 //! `model.safetensors`.
 
 use crate::fit::{self, Fit};
-use crate::folder;
+use crate::folder::ModelFolder;
 use crate::segmentation::Letterbox;
 use crate::training::TrainError;
 use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
@@ -239,9 +239,13 @@ pub struct KeypointModel {
     net: Vgg,
 }
 
-impl KeypointModel {
+impl ModelFolder for KeypointModel {
+    type Config = KeypointConfig;
+    const CONFIG_FILE: &'static str = "keypoints.json";
+    const KIND: &'static str = "keypoint";
+
     /// A freshly initialised model (training starts its output at the mean keypoints).
-    pub fn new(config: &KeypointConfig, device: Device) -> Result<KeypointModel, TrainError> {
+    fn new(config: &KeypointConfig, device: Device) -> Result<KeypointModel, TrainError> {
         config.validate()?;
         tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
@@ -253,34 +257,24 @@ impl KeypointModel {
         })
     }
 
-    /// Loads `keypoints.json` and `model.safetensors` from a model folder.
-    pub fn load(dir: &Path, device: Device) -> Result<KeypointModel, TrainError> {
-        let (cfg_path, weights) = folder::files(dir, "keypoints.json", "keypoint")?;
-        let config = KeypointConfig::read(&cfg_path)?;
-        let mut m = KeypointModel::new(&config, device)?;
-        folder::load(&mut m.vs, &weights)?;
-        Ok(m)
+    fn read_config(path: &Path) -> Result<KeypointConfig, TrainError> {
+        KeypointConfig::read(path)
     }
 
-    /// A model from the bytes of its `keypoints.json` and `model.safetensors` (built into a
-    /// binary), through a private temporary file.
-    pub fn from_bytes(
-        config_json: &str,
-        weights: &[u8],
-        device: Device,
-    ) -> Result<KeypointModel, TrainError> {
-        let config: KeypointConfig = serde_json::from_str(config_json)
-            .map_err(|e| bad_config(format!("built-in keypoint config: {e}")))?;
-        let mut m = KeypointModel::new(&config, device)?;
-        folder::load_bytes(&mut m.vs, weights, "keypoints")?;
-        Ok(m)
+    fn config(&self) -> &KeypointConfig {
+        &self.config
     }
 
-    /// Writes `keypoints.json` and `model.safetensors` into `dir`.
-    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        folder::save(dir, "keypoints.json", &self.config, &self.vs)
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
     }
 
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+}
+
+impl KeypointModel {
     /// Trains for `config.epochs` epochs, keeping the epoch with the lowest validation error
     /// when `valid` is not empty.
     pub fn train(

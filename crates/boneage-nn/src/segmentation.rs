@@ -8,7 +8,7 @@
 //! `model.safetensors`.
 
 use crate::fit::{self, Fit};
-use crate::folder;
+use crate::folder::ModelFolder;
 use crate::training::TrainError;
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
@@ -343,9 +343,12 @@ pub struct SegEpoch {
     pub seconds: f64,
 }
 
-impl SegModel {
-    /// A freshly initialised model.
-    pub fn new(config: &SegConfig, device: Device) -> Result<SegModel, TrainError> {
+impl ModelFolder for SegModel {
+    type Config = SegConfig;
+    const CONFIG_FILE: &'static str = "segmentation.json";
+    const KIND: &'static str = "segmentation";
+
+    fn new(config: &SegConfig, device: Device) -> Result<SegModel, TrainError> {
         config.validate()?;
         tch::manual_seed(config.seed as i64);
         let vs = nn::VarStore::new(device);
@@ -357,35 +360,24 @@ impl SegModel {
         })
     }
 
-    /// Loads `segmentation.json` and `model.safetensors` from a model folder.
-    pub fn load(dir: &Path, device: Device) -> Result<SegModel, TrainError> {
-        let (cfg_path, weights) = folder::files(dir, "segmentation.json", "segmentation")?;
-        let config = SegConfig::read(&cfg_path)?;
-        let mut m = SegModel::new(&config, device)?;
-        folder::load(&mut m.vs, &weights)?;
-        Ok(m)
+    fn read_config(path: &Path) -> Result<SegConfig, TrainError> {
+        SegConfig::read(path)
     }
 
-    /// A model from the bytes of its `segmentation.json` and `model.safetensors` (a model
-    /// built into a binary). The weights pass through a private temporary file, which libtorch
-    /// needs to read safetensors.
-    pub fn from_bytes(
-        config_json: &str,
-        weights: &[u8],
-        device: Device,
-    ) -> Result<SegModel, TrainError> {
-        let config: SegConfig = serde_json::from_str(config_json)
-            .map_err(|e| bad_config(format!("built-in segmentation config: {e}")))?;
-        let mut m = SegModel::new(&config, device)?;
-        folder::load_bytes(&mut m.vs, weights, "segmentation")?;
-        Ok(m)
+    fn config(&self) -> &SegConfig {
+        &self.config
     }
 
-    /// Writes `segmentation.json` and `model.safetensors` into `dir` (atomically each).
-    pub fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        folder::save(dir, "segmentation.json", &self.config, &self.vs)
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
     }
 
+    fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+}
+
+impl SegModel {
     /// Trains on `train` for `config.epochs` epochs (continuing from the current weights),
     /// keeping the weights of the epoch with the best validation IoU when `valid` is not
     /// empty. `on_epoch` sees each epoch's numbers as they come.

@@ -6,6 +6,7 @@ use boneage_core::Sex;
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::segment::hand_image;
 use boneage_imaging::Mask;
+use boneage_nn::folder::ModelFolder;
 use boneage_nn::keypoints::{mean_distance, KeypointConfig, KeypointModel, KeypointPair};
 use boneage_nn::vgg::{Head, VggConfig};
 use boneage_phantom::{generate_indexed, PhantomConfig, Subject};

@@ -4,6 +4,7 @@
 
 use boneage_core::Sex;
 use boneage_imaging::{GrayImage, Mask};
+use boneage_nn::folder::ModelFolder;
 use boneage_nn::segmentation::{SegConfig, SegModel, SegPair};
 use boneage_nn::unet::UNetConfig;
 use boneage_phantom::{generate_indexed, PhantomConfig, Subject};

@@ -2,6 +2,7 @@
 //! (small enough for the repository). The defaults are rebuilt by `scripts/build-segmentation-model.sh` (`models/segmentation/`) and
 //! `scripts/build-keypoint-model.sh` (`models/keypoints/`).
 
+use boneage_nn::folder::ModelFolder;
 use boneage_nn::segmentation::SegModel;
 use boneage_nn::Device;
 use std::path::Path;

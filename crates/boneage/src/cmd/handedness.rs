@@ -21,6 +21,7 @@ use anyhow::{bail, Context};
 use boneage_imaging::handedness::{thumbnail, HandednessTemplate};
 use boneage_imaging::spatial::Affine;
 use boneage_imaging::{read_radiograph, GrayImage};
+use boneage_nn::folder::ModelFolder;
 use boneage_nn::DeviceChoice;
 use clap::Args;
 use rayon::prelude::*;

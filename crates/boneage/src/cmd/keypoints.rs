@@ -20,6 +20,7 @@ use anyhow::{bail, Context};
 use boneage_core::keypoints::read_keypoints;
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::read_radiograph;
+use boneage_nn::folder::ModelFolder;
 use boneage_nn::keypoints::{KeypointConfig, KeypointModel, KeypointPair};
 use boneage_nn::segmentation::SegModel;
 use boneage_pipeline::front::enhance;

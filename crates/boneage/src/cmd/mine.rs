@@ -29,6 +29,7 @@ use boneage_imaging::io::write_atomic;
 use boneage_imaging::mask::{MaskLimits, MaskScore};
 use boneage_imaging::segment::bootstrap_mask;
 use boneage_imaging::{read_radiograph, GrayImage, Mask};
+use boneage_nn::folder::ModelFolder;
 use boneage_nn::segmentation::{SegConfig, SegModel, SegPair};
 use clap::Args;
 use rayon::prelude::*;
