@@ -16,12 +16,17 @@ pub const SPREAD_WARNING_MONTHS: f64 = 24.0;
 /// One member's estimate.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberValue {
+    /// The member's name in the bundle.
     pub name: String,
+    /// The region it reads (A, B or C).
     pub region: String,
+    /// Regression or 240-bin classification.
     pub head: Head,
+    /// Its estimate, the mean over the views.
     pub bone_age_months: f64,
     /// SD over the test-time augmentation draws (0 without TTA).
     pub tta_sd_months: f64,
+    /// Its ensemble weight.
     pub weight: f64,
 }
 
@@ -38,6 +43,7 @@ pub struct Prediction {
     pub by_region: BTreeMap<String, f64>,
     /// The same per head (`regression`, `classification`).
     pub by_head: BTreeMap<String, f64>,
+    /// Every member's estimate.
     pub members: Vec<MemberValue>,
     /// Number of views per region (1 = no TTA).
     pub tta: usize,

@@ -32,12 +32,15 @@ pub const ROTATION_WARNING_DEG: f64 = 45.0;
 /// The models of the front half: the segmentation U-Net and the keypoint net.
 #[derive(Clone, Copy)]
 pub struct FrontEnd<'m> {
+    /// The hand-mask U-Net.
     pub segmentation: &'m SegModel,
+    /// The keypoint net, with the mirror check's template.
     pub keypoints: &'m KeypointModel,
 }
 
 /// A radiograph taken through the front half.
 pub struct Analysis {
+    /// The hand mask, source size.
     pub mask: Mask,
     /// The hand image the regions are cut from (inversion undone, CLAHE, black outside the
     /// mask), source size.

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The assessment pipeline: a left-hand radiograph and the patient's sex in, the bone age out,
 //! every stage in order in one place. Every command, the benchmarks, the tests (and the
 //! service and clinical report to come) call [`Pipeline::assess`]; nothing else chains the
@@ -46,7 +47,9 @@ pub enum PipelineError {
     /// A stage failed on this file (the message says which file and what failed).
     #[error("{path}: {error}")]
     InFile {
+        /// The file.
         path: String,
+        /// What went wrong.
         error: Box<PipelineError>,
     },
 }
@@ -88,12 +91,15 @@ impl Patient {
 pub struct Timings {
     /// Segmentation, enhancement, keypoints and registration.
     pub front: f64,
+    /// Cutting the region views.
     pub regions: f64,
+    /// The member nets and the ensemble.
     pub nets: f64,
 }
 
 /// Everything the pipeline found about one radiograph.
 pub struct Assessment {
+    /// Who the film is of.
     pub patient: Patient,
     /// Stages 2–5: mask, hand image, registration, warnings.
     pub analysis: Analysis,
@@ -101,6 +107,7 @@ pub struct Assessment {
     pub views: Vec<(Region, Vec<GrayImage>)>,
     /// Stages 7–8.
     pub prediction: Prediction,
+    /// Seconds per part.
     pub timings: Timings,
 }
 
@@ -124,6 +131,7 @@ pub fn read(path: &Path) -> Result<Radiograph, PipelineError> {
 
 /// A model bundle and how to run it: the whole pipeline.
 pub struct Pipeline {
+    /// The models: segmentation, keypoints, member nets, ensemble weights.
     pub bundle: Bundle,
     /// Views per region (1 = no test-time augmentation).
     pub tta: usize,
