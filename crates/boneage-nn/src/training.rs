@@ -160,6 +160,23 @@ impl TrainConfig {
     }
 }
 
+/// What a training run reports as it goes, to a callback (the library draws nothing).
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A training batch is done: running means over the epoch so far.
+    Batch {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Batches done in this epoch, of `total`.
+        done: usize,
+        total: usize,
+        loss: f64,
+        mae_months: f64,
+    },
+    /// An epoch is done and validated.
+    Epoch(&'a EpochMetrics),
+}
+
 /// Counters saved after every epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainState {
@@ -361,7 +378,7 @@ pub fn train(
     run: &Path,
     device: Device,
     resume: bool,
-    mut on_epoch: impl FnMut(&EpochMetrics),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<TrainSummary, TrainError> {
     cfg.validate()?;
     if train.is_empty() || valid.is_empty() {
@@ -455,15 +472,7 @@ pub fn train(
         opt.set_lr(lr);
         let started = std::time::Instant::now();
         let batches = train_loader.epoch(epoch as u64, cfg.batch_size, true, true);
-        let pb = indicatif::ProgressBar::new(batches.total() as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "epoch {prefix:>3} [{bar:30}] {pos}/{len} {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        pb.set_prefix((epoch + 1).to_string());
+        let total = batches.total();
         let (mut loss_sum, mut abs_err, mut n) = (0f64, 0f64, 0usize);
         for (bi, b) in batches.enumerate() {
             let b = b?;
@@ -474,7 +483,6 @@ pub fn train(
             let loss = model.loss(&out, &b);
             let lv = loss.double_value(&[]);
             if !lv.is_finite() {
-                pb.finish_and_clear();
                 return Err(TrainError::NonFinite {
                     value: lv,
                     epoch: epoch + 1,
@@ -491,14 +499,14 @@ pub fn train(
             loss_sum += lv * b.len() as f64;
             abs_err += err;
             n += b.len();
-            pb.inc(1);
-            pb.set_message(format!(
-                "loss {:.4} MAE {:.1} mo",
-                loss_sum / n as f64,
-                abs_err / n as f64
-            ));
+            progress(Progress::Batch {
+                epoch: epoch + 1,
+                done: bi + 1,
+                total,
+                loss: loss_sum / n as f64,
+                mae_months: abs_err / n as f64,
+            });
         }
-        pb.finish_and_clear();
         let preds = model.predict_loader(&valid_loader, cfg.batch_size)?;
         let valid_mae = mae_of(&preds, valid);
         let m = EpochMetrics {
@@ -535,7 +543,7 @@ pub fn train(
             ),
         )?;
         write_json(&run.join("state.json"), &state)?;
-        on_epoch(&m);
+        progress(Progress::Epoch(&m));
     }
     Ok(TrainSummary {
         run: run.to_path_buf(),

@@ -21,7 +21,7 @@ use crate::progress;
 use anyhow::Context;
 use boneage_core::split::stratified_split;
 use boneage_core::{Dataset, Sample};
-use boneage_nn::training::{train, TrainConfig, TrainedRun};
+use boneage_nn::training::{train, Progress, TrainConfig, TrainedRun};
 use boneage_nn::vgg::{Head, VggConfig};
 use boneage_phantom::dataset::{write_dataset, DatasetSpec};
 use boneage_phantom::{AgeSource, PhantomConfig};
@@ -318,11 +318,13 @@ fn whole_image(
             cfg.epochs
         );
         let resume = run_dir.join("state.json").is_file();
-        let s = train(&cfg, &tr, &va, &run_dir, device, resume, |m| {
-            eprintln!(
-                "  epoch {:>2}  loss {:.4}  train MAE {:6.2}  valid MAE {:6.2} months  ({:.0} s)",
-                m.epoch, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
-            );
+        let s = train(&cfg, &tr, &va, &run_dir, device, resume, |p| {
+            if let Progress::Epoch(m) = p {
+                eprintln!(
+                    "  epoch {:>2}  loss {:.4}  train MAE {:6.2}  valid MAE {:6.2} months  ({:.0} s)",
+                    m.epoch, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
+                );
+            }
         })?;
         let run = TrainedRun::load(&s.run, device)?;
         let eval_dir = args.out.join(format!("eval-{name}"));

@@ -6,7 +6,7 @@ use crate::app::flags::{DeviceFlag, TrainingFlags};
 use anyhow::{bail, Context};
 use boneage_core::split::stratified_split;
 use boneage_core::Sample;
-use boneage_nn::training::{train, TrainConfig};
+use boneage_nn::training::{train, Progress, TrainConfig};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -93,6 +93,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         valid_set.len(),
         device
     );
+    let mut bar: Option<indicatif::ProgressBar> = None;
     let summary = train(
         &cfg,
         &train_set,
@@ -100,11 +101,29 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         &args.out,
         device,
         args.resume,
-        |m| {
-            eprintln!(
-            "epoch {:>3}  lr {:.2e}  loss {:.4}  train MAE {:6.2}  valid MAE {:6.2} months  ({:.0} s)",
-            m.epoch, m.lr, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
-        );
+        |p| match p {
+            Progress::Batch {
+                epoch,
+                done,
+                total,
+                loss,
+                mae_months,
+            } => {
+                let pb = bar.get_or_insert_with(|| {
+                    crate::progress::bar(total as u64, &format!("epoch {epoch}"))
+                });
+                pb.set_position(done as u64);
+                pb.set_message(format!("epoch {epoch} loss {loss:.4} MAE {mae_months:.1}"));
+            }
+            Progress::Epoch(m) => {
+                if let Some(pb) = bar.take() {
+                    pb.finish_and_clear();
+                }
+                eprintln!(
+                    "epoch {:>3}  lr {:.2e}  loss {:.4}  train MAE {:6.2}  valid MAE {:6.2} months  ({:.0} s)",
+                    m.epoch, m.lr, m.train_loss, m.train_mae_months, m.valid_mae_months, m.seconds
+                );
+            }
         },
     )?;
     if summary.skipped_images > 0 {
