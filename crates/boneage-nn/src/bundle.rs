@@ -15,8 +15,9 @@
 
 use crate::folder::ModelFolder;
 use crate::keypoints::KeypointModel;
+use crate::run::TrainedRun;
 use crate::segmentation::SegModel;
-use crate::training::{TrainError, TrainedRun};
+use crate::training::TrainError;
 use crate::vgg::{Arch, Head};
 use boneage_imaging::registration::Region;
 use serde::{Deserialize, Serialize};

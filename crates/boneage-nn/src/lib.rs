@@ -13,6 +13,7 @@ mod fit;
 pub mod folder;
 pub mod inception;
 pub mod keypoints;
+pub mod run;
 pub mod segmentation;
 pub mod tensor;
 pub mod training;

@@ -4,7 +4,7 @@
 //! (config.json + best.safetensors) with an input and PyTorch's output; here the runs are
 //! loaded as any trained run and run on the same input.
 
-use boneage_nn::training::TrainedRun;
+use boneage_nn::run::TrainedRun;
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind, Tensor};
 

@@ -5,7 +5,8 @@
 
 use boneage_core::{Sample, Sex};
 use boneage_imaging::GrayImage;
-use boneage_nn::training::{train, TrainConfig, TrainError, TrainedRun};
+use boneage_nn::run::TrainedRun;
+use boneage_nn::training::{train, TrainConfig, TrainError};
 use boneage_nn::vgg::{Head, VggConfig};
 use std::path::Path;
 use tch::Device;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use boneage_core::metrics::{Case, ErrorSummary, Evaluation};
 use boneage_core::{stats, Sex};
 use boneage_imaging::io::write_atomic;
-use boneage_nn::training::TrainedRun;
+use boneage_nn::run::TrainedRun;
 use plotters::style::RGBColor;
 use std::fmt::Write as _;
 use std::path::Path;

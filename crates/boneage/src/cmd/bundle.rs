@@ -24,7 +24,7 @@ use boneage_nn::bundle::{
     region_of, write_bundle, BundleSpec, Calibration, EnsembleInfo, Member, ModelFiles, TestReport,
     TtaConfig,
 };
-use boneage_nn::training::TrainedRun;
+use boneage_nn::run::TrainedRun;
 use boneage_pipeline::ensemble::fit_weights;
 use clap::Args;
 use std::collections::HashMap;

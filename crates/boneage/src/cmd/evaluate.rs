@@ -4,7 +4,7 @@
 
 use crate::app::evaluation::evaluate;
 use crate::app::flags::{DeviceFlag, TtaFlag};
-use boneage_nn::training::TrainedRun;
+use boneage_nn::run::TrainedRun;
 use clap::Args;
 use std::path::PathBuf;
 

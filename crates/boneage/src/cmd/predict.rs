@@ -23,7 +23,7 @@ use crate::app::models::load_bundle;
 use anyhow::Context;
 use boneage_core::{Sample, Sex};
 use boneage_imaging::read_radiograph;
-use boneage_nn::training::TrainedRun;
+use boneage_nn::run::TrainedRun;
 use boneage_pipeline::{Patient, Pipeline};
 use clap::Args;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,132 @@
+//! A trained run loaded for inference: its config and the weights of its best epoch, from a
+//! run folder or from bytes inside a bundle.
+
+use crate::data::{DataConfig, Loader};
+use crate::error::TrainError;
+use crate::training::{Model, Split, TrainConfig};
+use crate::vgg::ConfigError;
+use boneage_core::labels::unscale_age;
+use boneage_core::Sample;
+use boneage_imaging::GrayImage;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind, Tensor};
+
+/// A trained run, loaded for inference.
+pub struct TrainedRun {
+    pub dir: PathBuf,
+    pub config: TrainConfig,
+    pub model: Model,
+    /// The run's split, when `split.json` is there.
+    pub split: Option<Split>,
+}
+
+impl TrainedRun {
+    /// Loads `config.json` and `best.safetensors` (or `last.safetensors`) from a run folder.
+    pub fn load(dir: &Path, device: Device) -> Result<TrainedRun, TrainError> {
+        let cfg_path = dir.join("config.json");
+        if !cfg_path.is_file() {
+            return Err(TrainError::NoCheckpoint(dir.to_path_buf()));
+        }
+        let config = TrainConfig::read(&cfg_path)?;
+        let weights = [dir.join("best.safetensors"), dir.join("last.safetensors")]
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| TrainError::NoCheckpoint(dir.to_path_buf()))?;
+        let mut model = Model::new(&config.model, device, config.channels_last)?;
+        model
+            .vs
+            .load(&weights)
+            .map_err(|e| TrainError::Io(weights.clone(), e.to_string()))?;
+        model.relayout();
+        let split = std::fs::read_to_string(dir.join("split.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        Ok(TrainedRun {
+            dir: dir.to_path_buf(),
+            config,
+            model,
+            split,
+        })
+    }
+
+    /// A run from the bytes of its `config.json` and weights (a run inside a model bundle or
+    /// built into a binary); `name` names it in errors.
+    pub fn from_bytes(
+        name: &str,
+        config_json: &str,
+        weights: &[u8],
+        device: Device,
+    ) -> Result<TrainedRun, TrainError> {
+        let config: TrainConfig = serde_json::from_str(config_json)
+            .map_err(|e| TrainError::Config(ConfigError(format!("{name}: config.json: {e}"))))?;
+        config.validate()?;
+        let mut model = Model::new(&config.model, device, config.channels_last)?;
+        crate::folder::load_bytes(&mut model.vs, weights, "run")
+            .map_err(|e| TrainError::Config(ConfigError(format!("{name}: weights: {e}"))))?;
+        model.relayout();
+        Ok(TrainedRun {
+            dir: PathBuf::from(name),
+            config,
+            model,
+            split: None,
+        })
+    }
+
+    /// Ages (months) for images already made network inputs ([`crate::data::network_input`]),
+    /// all of one sex, in one batch.
+    pub fn predict_inputs(&self, inputs: &[GrayImage], male: bool) -> Vec<f64> {
+        if inputs.is_empty() {
+            return Vec::new();
+        }
+        let refs: Vec<&GrayImage> = inputs.iter().collect();
+        let device = self.model.vs.device();
+        let x = crate::tensor::batch_to_tensor(&refs)
+            .expect("inputs of one size")
+            .to_device(device);
+        let x = if self.model.channels_last {
+            crate::tensor::to_channels_last(&x)
+        } else {
+            x
+        };
+        let sex = Tensor::full(
+            [inputs.len() as i64, 1],
+            male as u8 as f64,
+            (Kind::Float, device),
+        );
+        let ages = tch::no_grad(|| {
+            self.model
+                .ages_from_output(&self.model.net.forward(&x, &sex, false))
+        });
+        Vec::<f32>::try_from(ages.to_device(Device::Cpu).to_kind(Kind::Float))
+            .unwrap_or_default()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }
+
+    /// Predicts ages (months) for samples (images resolved), in order.
+    pub fn predict(&self, samples: &[Sample]) -> Result<Vec<f64>, TrainError> {
+        let data = DataConfig {
+            on_bad_image: crate::data::OnBadImage::Stop,
+            ..self.config.data.clone()
+        };
+        let loader = Loader::new(
+            samples,
+            self.config.model.input_width as usize,
+            self.config.model.input_height as usize,
+            data,
+            0,
+        );
+        Ok(self
+            .model
+            .predict_loader(&loader, self.config.batch_size)?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect())
+    }
+}
+
+/// Regression output back to months, for callers holding raw outputs.
+pub fn regression_to_months(scaled: f64) -> f64 {
+    unscale_age(scaled)
+}
