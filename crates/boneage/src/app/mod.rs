@@ -6,6 +6,7 @@
 pub mod data;
 #[cfg(feature = "torch")]
 pub mod debug;
+pub mod eda;
 #[cfg(feature = "torch")]
 pub mod evaluation;
 pub mod flags;
