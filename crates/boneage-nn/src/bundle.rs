@@ -35,14 +35,40 @@ pub const FORMAT: &str = "boneage-bundle/1";
 /// A bundle that cannot be used, with the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
+    /// The folder holds no manifest.
+    #[error("{}: not a model bundle (no {MANIFEST})", dir.display())]
+    NotABundle { dir: PathBuf },
+    /// A file of the bundle cannot be read, or is not UTF-8 where text is needed.
+    #[error("{file}: {reason}")]
+    Unreadable { file: String, reason: String },
+    /// A file the bundle needs is not listed in the manifest's files.
+    #[error("{file}: not listed in the manifest's files")]
+    NotListed { file: String },
+    /// A file's size or SHA-256 differs from the manifest's.
+    #[error(
+        "{file}: SHA-256 {got} ({got_bytes} bytes) differs from the manifest's {want} \
+         ({want_bytes} bytes): the bundle was changed or damaged"
+    )]
+    Damaged {
+        file: String,
+        got: String,
+        got_bytes: usize,
+        want: String,
+        want_bytes: u64,
+    },
+    /// The manifest cannot be parsed or contradicts itself or the files (an edited id, an
+    /// unknown format or region, weights that do not sum to 1, …).
+    #[error("{manifest}: {reason}")]
+    BadManifest { manifest: String, reason: String },
+    /// The parts given for a new bundle do not fit together.
     #[error("{0}")]
-    Invalid(String),
+    BadSpec(String),
+    /// Writing a new bundle failed.
+    #[error("{}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+    /// A model inside the bundle cannot be built from its files.
     #[error(transparent)]
     Model(#[from] TrainError),
-}
-
-fn invalid<T>(m: String) -> Result<T, BundleError> {
-    Err(BundleError::Invalid(m))
 }
 
 /// Size and SHA-256 of one file of the bundle.
@@ -265,19 +291,27 @@ impl Source<'_> {
                 let p = d.join(rel);
                 std::fs::read(&p)
                     .map(Cow::Owned)
-                    .or_else(|e| invalid(format!("{}: cannot read bundle file: {e}", p.display())))
+                    .map_err(|e| BundleError::Unreadable {
+                        file: p.display().to_string(),
+                        reason: format!("cannot read bundle file: {e}"),
+                    })
             }
             Source::Embedded(files) => files
                 .iter()
                 .find(|(n, _)| *n == rel)
                 .map(|(_, b)| Cow::Borrowed(*b))
-                .ok_or_else(|| BundleError::Invalid(format!("built-in bundle lacks {rel}"))),
+                .ok_or_else(|| BundleError::Unreadable {
+                    file: self.describe(rel),
+                    reason: "not in the built-in bundle".into(),
+                }),
         }
     }
 
     fn text(&self, rel: &str) -> Result<String, BundleError> {
-        String::from_utf8(self.read(rel)?.into_owned())
-            .or_else(|_| invalid(format!("{}: not UTF-8 text", self.describe(rel))))
+        String::from_utf8(self.read(rel)?.into_owned()).map_err(|_| BundleError::Unreadable {
+            file: self.describe(rel),
+            reason: "not UTF-8 text".into(),
+        })
     }
 }
 
@@ -295,39 +329,38 @@ pub struct Bundle {
 /// A bundle's file named in the manifest, read and checked against its hash.
 fn checked(src: &Source, m: &Manifest, rel: &str) -> Result<Vec<u8>, BundleError> {
     let Some(want) = m.files.get(rel) else {
-        return invalid(format!(
-            "{}: not listed in the manifest's files",
-            src.describe(rel)
-        ));
+        return Err(BundleError::NotListed {
+            file: src.describe(rel),
+        });
     };
     let bytes = src.read(rel)?;
     let got = sha256_hex(&bytes);
     if bytes.len() as u64 != want.bytes || got != want.sha256 {
-        return invalid(format!(
-            "{}: SHA-256 {got} ({} bytes) differs from the manifest's {} ({} bytes): the bundle \
-             was changed or damaged",
-            src.describe(rel),
-            bytes.len(),
-            want.sha256,
-            want.bytes
-        ));
+        return Err(BundleError::Damaged {
+            file: src.describe(rel),
+            got,
+            got_bytes: bytes.len(),
+            want: want.sha256.clone(),
+            want_bytes: want.bytes,
+        });
     }
     Ok(bytes.into_owned())
 }
 
 fn text_of(src: &Source, m: &Manifest, rel: &str) -> Result<String, BundleError> {
-    String::from_utf8(checked(src, m, rel)?)
-        .or_else(|_| invalid(format!("{}: not UTF-8 text", src.describe(rel))))
+    String::from_utf8(checked(src, m, rel)?).map_err(|_| BundleError::Unreadable {
+        file: src.describe(rel),
+        reason: "not UTF-8 text".into(),
+    })
 }
 
 impl Bundle {
     /// Opens the bundle in folder `dir`.
     pub fn load(dir: &Path, device: Device) -> Result<Bundle, BundleError> {
         if !dir.join(MANIFEST).is_file() {
-            return invalid(format!(
-                "{}: not a model bundle (no {MANIFEST})",
-                dir.display()
-            ));
+            return Err(BundleError::NotABundle {
+                dir: dir.to_path_buf(),
+            });
         }
         let mut b = Bundle::open(&Source::Folder(dir.to_path_buf()), device)?;
         b.origin = dir.display().to_string();
@@ -337,25 +370,26 @@ impl Bundle {
     /// Opens a bundle: manifest, hashes, nets.
     pub fn open(src: &Source, device: Device) -> Result<Bundle, BundleError> {
         let text = src.text(MANIFEST)?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .or_else(|e| invalid(format!("{}: {e}", src.describe(MANIFEST))))?;
+        let bad = |reason: String| BundleError::BadManifest {
+            manifest: src.describe(MANIFEST),
+            reason,
+        };
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         if manifest.format != FORMAT {
-            return invalid(format!(
-                "{}: format {:?}, this boneage reads {FORMAT:?}",
-                src.describe(MANIFEST),
+            return Err(bad(format!(
+                "format {:?}, this boneage reads {FORMAT:?}",
                 manifest.format
-            ));
+            )));
         }
         if manifest.members.is_empty() {
-            return invalid(format!("{}: no members", src.describe(MANIFEST)));
+            return Err(bad("no members".into()));
         }
         let hash = Manifest::make_id("", &manifest.files);
         if !manifest.id.ends_with(&hash) {
-            return invalid(format!(
-                "{}: id {} does not match its files (expected …{hash}): the manifest was edited",
-                src.describe(MANIFEST),
+            return Err(bad(format!(
+                "id {} does not match its files (expected …{hash}): the manifest was edited",
                 manifest.id
-            ));
+            )));
         }
         // Every listed file is checked, used or not.
         for rel in manifest.files.keys() {
@@ -376,12 +410,10 @@ impl Bundle {
         let mut members = Vec::new();
         for m in &manifest.members {
             if region_of(&m.region).is_none() {
-                return invalid(format!(
-                    "{}: member {} has region {:?} (A, B or C)",
-                    src.describe(MANIFEST),
-                    m.name,
-                    m.region
-                ));
+                return Err(bad(format!(
+                    "member {} has region {:?} (A, B or C)",
+                    m.name, m.region
+                )));
             }
             let run = TrainedRun::from_bytes(
                 &src.describe(&m.dir),
@@ -390,24 +422,18 @@ impl Bundle {
                 device,
             )?;
             if run.config.model.head != m.head || run.config.model.arch != m.arch {
-                return invalid(format!(
-                    "{}: member {} is a {:?} {:?} net in the manifest but its config says {:?} {:?}",
-                    src.describe(MANIFEST),
-                    m.name,
-                    m.arch,
-                    m.head,
-                    run.config.model.arch,
-                    run.config.model.head
-                ));
+                return Err(bad(format!(
+                    "member {} is a {:?} {:?} net in the manifest but its config says {:?} {:?}",
+                    m.name, m.arch, m.head, run.config.model.arch, run.config.model.head
+                )));
             }
             members.push(run);
         }
         let w: f64 = manifest.members.iter().map(|m| m.weight).sum();
         if manifest.members.iter().any(|m| !(m.weight >= 0.0)) || (w - 1.0).abs() > 1e-6 {
-            return invalid(format!(
-                "{}: ensemble weights must be >= 0 and sum to 1 (they sum to {w})",
-                src.describe(MANIFEST)
-            ));
+            return Err(bad(format!(
+                "ensemble weights must be >= 0 and sum to 1 (they sum to {w})"
+            )));
         }
         Ok(Bundle {
             manifest,
@@ -490,10 +516,10 @@ pub fn write_bundle(out: &Path, spec: BundleSpec) -> Result<Manifest, BundleErro
             .map(|mut d| d.next().is_none())
             .unwrap_or(false);
         if !out.join(MANIFEST).is_file() && !empty {
-            return invalid(format!(
-                "{}: exists and is not a model bundle; not replacing it",
-                out.display()
-            ));
+            return Err(BundleError::Write {
+                path: out.to_path_buf(),
+                reason: "exists and is not a model bundle; not replacing it".into(),
+            });
         }
     }
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
@@ -520,7 +546,10 @@ pub fn write_bundle(out: &Path, spec: BundleSpec) -> Result<Manifest, BundleErro
 }
 
 fn io_error(p: &Path, e: std::io::Error) -> BundleError {
-    BundleError::Invalid(format!("{}: {e}", p.display()))
+    BundleError::Write {
+        path: p.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 /// Writes the bundle's files and manifest into the folder `tmp`.
@@ -549,8 +578,8 @@ fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
     component("segmentation", &spec.segmentation)?;
     component("keypoints", &spec.keypoints)?;
     let input_of = |text: &str, what: &str| -> Result<[i64; 2], BundleError> {
-        let v: serde_json::Value =
-            serde_json::from_str(text).or_else(|e| invalid(format!("{what} config: {e}")))?;
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| BundleError::BadSpec(format!("{what} config: {e}")))?;
         let m = &v["model"];
         Ok([
             m["input_width"].as_i64().unwrap_or(0),
@@ -560,13 +589,16 @@ fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
     let mut members = Vec::new();
     for (mut m, f) in spec.members {
         if region_of(&m.region).is_none() {
-            return invalid(format!(
+            return Err(BundleError::BadSpec(format!(
                 "member {}: region {:?} (A, B or C)",
                 m.name, m.region
-            ));
+            )));
         }
         if members.iter().any(|o: &Member| o.name == m.name) {
-            return invalid(format!("two members named {}", m.name));
+            return Err(BundleError::BadSpec(format!(
+                "two members named {}",
+                m.name
+            )));
         }
         m.dir = format!("members/{}", m.name);
         m.input = input_of(&f.config, &m.name)?;
@@ -598,7 +630,7 @@ fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
         files,
     };
     let text = serde_json::to_string_pretty(&manifest)
-        .or_else(|e| invalid(format!("manifest: {e}")))?
+        .map_err(|e| BundleError::BadSpec(format!("manifest: {e}")))?
         + "\n";
     std::fs::write(tmp.join(MANIFEST), text).map_err(|e| io(tmp, e))?;
     Ok(manifest)
