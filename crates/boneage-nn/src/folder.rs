@@ -53,6 +53,65 @@ pub trait ModelFolder: Sized {
     }
 }
 
+/// Implements [`ModelFolder`] for a model struct with fields `config` (a config with
+/// `validate`, `seed`, `model.init(&path)` and `read(path)`), `vs` and `net`.
+macro_rules! impl_model_folder {
+    ($model:ident, $config:ident, $file:literal, $kind:literal) => {
+        impl $crate::folder::ModelFolder for $model {
+            type Config = $config;
+            const CONFIG_FILE: &'static str = $file;
+            const KIND: &'static str = $kind;
+
+            fn new(
+                config: &$config,
+                device: tch::Device,
+            ) -> Result<$model, $crate::error::TrainError> {
+                config.validate()?;
+                tch::manual_seed(config.seed as i64);
+                let vs = tch::nn::VarStore::new(device);
+                let net = config.model.init(&vs.root())?;
+                Ok($model {
+                    config: config.clone(),
+                    vs,
+                    net,
+                })
+            }
+
+            fn read_config(path: &std::path::Path) -> Result<$config, $crate::error::TrainError> {
+                $config::read(path)
+            }
+
+            fn config(&self) -> &$config {
+                &self.config
+            }
+
+            fn var_store(&self) -> &tch::nn::VarStore {
+                &self.vs
+            }
+
+            fn var_store_mut(&mut self) -> &mut tch::nn::VarStore {
+                &mut self.vs
+            }
+        }
+    };
+}
+pub(crate) use impl_model_folder;
+
+/// Reads a JSON config file and checks it with `validate`, naming the file in any error.
+pub(crate) fn read_config<C: DeserializeOwned>(
+    path: &Path,
+    validate: impl Fn(&C) -> Result<(), TrainError>,
+) -> Result<C, TrainError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        TrainError::Config(ConfigError(format!("{}: {e}", path.display())))
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
+    let cfg: C = serde_json::from_str(&text).map_err(|e| bad(&e))?;
+    validate(&cfg).map_err(|e| bad(&e))?;
+    Ok(cfg)
+}
+
 /// Name of the weights file in every model folder.
 pub const WEIGHTS: &str = "model.safetensors";
 

@@ -13,7 +13,6 @@
 //! `model.safetensors`.
 
 use crate::fit::{self, Fit};
-use crate::folder::ModelFolder;
 use crate::segmentation::Letterbox;
 use crate::training::TrainError;
 use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
@@ -150,13 +149,7 @@ impl KeypointConfig {
 
     /// Reads a config file (JSON), naming the file in any error.
     pub fn read(path: &Path) -> Result<KeypointConfig, TrainError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
-        let cfg: KeypointConfig = serde_json::from_str(&text)
-            .map_err(|e| bad_config(format!("{}: {e}", path.display())))?;
-        cfg.validate()
-            .map_err(|e| bad_config(format!("{}: {e}", path.display())))?;
-        Ok(cfg)
+        crate::folder::read_config(path, KeypointConfig::validate)
     }
 
     fn size(&self) -> (usize, usize) {
@@ -174,37 +167,4 @@ pub struct KeypointModel {
     net: Vgg,
 }
 
-impl ModelFolder for KeypointModel {
-    type Config = KeypointConfig;
-    const CONFIG_FILE: &'static str = "keypoints.json";
-    const KIND: &'static str = "keypoint";
-
-    /// A freshly initialised model (training starts its output at the mean keypoints).
-    fn new(config: &KeypointConfig, device: Device) -> Result<KeypointModel, TrainError> {
-        config.validate()?;
-        tch::manual_seed(config.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let net = config.model.init(&vs.root())?;
-        Ok(KeypointModel {
-            config: config.clone(),
-            vs,
-            net,
-        })
-    }
-
-    fn read_config(path: &Path) -> Result<KeypointConfig, TrainError> {
-        KeypointConfig::read(path)
-    }
-
-    fn config(&self) -> &KeypointConfig {
-        &self.config
-    }
-
-    fn var_store(&self) -> &nn::VarStore {
-        &self.vs
-    }
-
-    fn var_store_mut(&mut self) -> &mut nn::VarStore {
-        &mut self.vs
-    }
-}
+crate::folder::impl_model_folder!(KeypointModel, KeypointConfig, "keypoints.json", "keypoint");

@@ -8,7 +8,6 @@
 //! `model.safetensors`.
 
 use crate::fit::{self, Fit};
-use crate::folder::ModelFolder;
 use crate::training::TrainError;
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
@@ -125,13 +124,7 @@ impl SegConfig {
 
     /// Reads a config file (JSON), naming the file in any error.
     pub fn read(path: &Path) -> Result<SegConfig, TrainError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
-        let cfg: SegConfig = serde_json::from_str(&text)
-            .map_err(|e| bad_config(format!("{}: {e}", path.display())))?;
-        cfg.validate()
-            .map_err(|e| bad_config(format!("{}: {e}", path.display())))?;
-        Ok(cfg)
+        crate::folder::read_config(path, SegConfig::validate)
     }
 
     fn size(&self) -> (usize, usize) {
@@ -157,36 +150,4 @@ pub struct SegModel {
     net: UNet,
 }
 
-impl ModelFolder for SegModel {
-    type Config = SegConfig;
-    const CONFIG_FILE: &'static str = "segmentation.json";
-    const KIND: &'static str = "segmentation";
-
-    fn new(config: &SegConfig, device: Device) -> Result<SegModel, TrainError> {
-        config.validate()?;
-        tch::manual_seed(config.seed as i64);
-        let vs = nn::VarStore::new(device);
-        let net = config.model.init(&vs.root())?;
-        Ok(SegModel {
-            config: config.clone(),
-            vs,
-            net,
-        })
-    }
-
-    fn read_config(path: &Path) -> Result<SegConfig, TrainError> {
-        SegConfig::read(path)
-    }
-
-    fn config(&self) -> &SegConfig {
-        &self.config
-    }
-
-    fn var_store(&self) -> &nn::VarStore {
-        &self.vs
-    }
-
-    fn var_store_mut(&mut self) -> &mut nn::VarStore {
-        &mut self.vs
-    }
-}
+crate::folder::impl_model_folder!(SegModel, SegConfig, "segmentation.json", "segmentation");
