@@ -23,8 +23,8 @@ start=$(date +%s.%N)
 "$B" predict --model "$BUNDLE" --sex M "$IMG" >/dev/null 2>&1
 end=$(date +%s.%N)
 one=$(python3 -c "print(f'{$end - $start:.2f}')")
-ours1=$("$B" predict --model "$BUNDLE" --sex M --tta 1 "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" 2>/dev/null)
-ours10=$("$B" predict --model "$BUNDLE" --sex M --tta 10 "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" 2>/dev/null)
+ours1=$("$B" predict --model "$BUNDLE" --sex M --one-at-a-time --tta 1 "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" 2>/dev/null)
+ours10=$("$B" predict --model "$BUNDLE" --sex M --one-at-a-time --tta 10 "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" "$IMG" 2>/dev/null)
 peer=$(cd bench && "$BONEAGE_PYTHON" predict_peer.py --image "$IMG" --bundle "$BUNDLE" --tta 10 --threads 2)
 python3 - "$ours1" "$ours10" "$peer" "$one" <<'PY'
 import json, statistics, sys

@@ -8,7 +8,7 @@ steps, on one radiograph, same sizes as the bundle:
 
 The nets have the bundle's architectures (read from its manifest and configs) with random
 weights: the work per image is the same. Prints JSON: seconds per image (median) for TTA 1 and
-the TTA given.
+the TTA given; with --folder DIR, the images per second over every PNG of DIR, one after another.
 """
 import json
 import os
@@ -101,6 +101,21 @@ def main():
                                                for c in cuts[region]]))[:, None]
                 net(x, torch.ones(views, 1))
 
+    folder = arg("--folder", None)
+    if folder:
+        # Every radiograph of a folder once, one after another (after one warm-up image).
+        files = sorted(os.path.join(folder, f) for f in os.listdir(folder) if f.endswith(".png"))
+        image = files[0]
+        once(1)
+        t = time.perf_counter()
+        for f in files:
+            image = f
+            once(1)
+        seconds = time.perf_counter() - t
+        print(json.dumps({"impl": f"pytorch {torch.__version__} + opencv {cv2.__version__}",
+                          "images": len(files), "seconds": seconds,
+                          "images_per_second": len(files) / seconds}))
+        return
     out = {"impl": f"pytorch {torch.__version__} + opencv {cv2.__version__}"}
     for views, key in ((1, "seconds_tta1"), (tta, f"seconds_tta{tta}")):
         once(views)

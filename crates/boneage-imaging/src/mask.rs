@@ -93,6 +93,37 @@ impl Mask {
         Mask::threshold(&self.to_gray().resize(width, height), 0.5)
     }
 
+    /// Resized to `width x height` by nearest neighbour: each output pixel takes the mask pixel
+    /// its centre falls in. Cheap (one row is built, repeated rows are copied); for a mask made
+    /// at a working resolution and needed at the film's size.
+    pub fn resize_nearest(&self, width: usize, height: usize) -> Mask {
+        if (width, height) == (self.width, self.height) {
+            return self.clone();
+        }
+        let mut out = Mask::new(width, height);
+        if self.width == 0 || self.height == 0 || width == 0 || height == 0 {
+            return out;
+        }
+        let src = |o: usize, n_out: usize, n_in: usize| {
+            (((o as f64 + 0.5) * n_in as f64 / n_out as f64) as usize).min(n_in - 1)
+        };
+        let xs: Vec<usize> = (0..width).map(|x| src(x, width, self.width)).collect();
+        let mut last: Option<usize> = None;
+        for y in 0..height {
+            let sy = src(y, height, self.height);
+            if last == Some(sy) {
+                out.data.copy_within((y - 1) * width..y * width, y * width);
+            } else {
+                let row = &self.data[sy * self.width..(sy + 1) * self.width];
+                for (o, &x) in out.data[y * width..(y + 1) * width].iter_mut().zip(&xs) {
+                    *o = row[x];
+                }
+            }
+            last = Some(sy);
+        }
+        out
+    }
+
     /// Keeps the largest 8-connected component and fills holes smaller than `hole_fraction` of
     /// the image (a hand has no enclosed background; a gap between touching fingers can).
     pub fn cleaned(&self, hole_fraction: f64) -> Mask {
@@ -417,6 +448,22 @@ mod tests {
             m.data.iter().map(|&b| if b { 0.6 } else { 0.1 }).collect(),
         );
         (img, m)
+    }
+
+    #[test]
+    fn nearest_resize_keeps_the_hand_and_its_place() {
+        let (_, hand) = toy_hand(90, 120);
+        let big = hand.resize_nearest(300, 400);
+        assert_eq!((big.width, big.height), (300, 400));
+        // Every output pixel takes the source pixel its centre falls in.
+        for &(x, y) in &[(0, 0), (299, 399), (150, 200), (17, 333), (260, 60)] {
+            let (sx, sy) = (x * 90 / 300, y * 120 / 400);
+            assert_eq!(big.data[y * 300 + x], hand.data[sy * 90 + sx], "({x}, {y})");
+        }
+        assert!((big.fraction() - hand.fraction()).abs() < 0.01);
+        // Back down at the same size: the original.
+        assert_eq!(big.resize_nearest(90, 120).data, hand.data);
+        assert_eq!(hand.resize_nearest(90, 120).data, hand.data);
     }
 
     #[test]

@@ -135,9 +135,14 @@ pub(crate) fn warp_scaled(
 /// The source shrunk by area averaging to about twice the scale of `map` when the map shrinks
 /// by more than 2x (else the source itself), and the map from that image to the output.
 fn pre_shrink<'a>(img: &'a GrayImage, map: &Affine) -> (std::borrow::Cow<'a, GrayImage>, Affine) {
-    let scale = map_scale(map);
-    let (src, pre) = if scale < 0.5 && img.width > 8 && img.height > 8 {
-        // Shrink the source to about twice the output scale first.
+    let (src, shrink) = shrink_for_scale(img, map_scale(map));
+    (src, map.after(&shrink.inverse().expect("positive scale")))
+}
+
+/// `img` shrunk by area averaging to about twice `scale` when `scale` is under one half (else
+/// `img` itself), and the map from `img`'s pixels to the returned image's.
+fn shrink_for_scale(img: &GrayImage, scale: f64) -> (std::borrow::Cow<'_, GrayImage>, Affine) {
+    if scale < 0.5 && img.width > 8 && img.height > 8 {
         let f = (2.0 * scale).max(1e-3);
         let (w, h) = (
             ((img.width as f64 * f).round() as usize).max(2),
@@ -149,15 +154,26 @@ fn pre_shrink<'a>(img: &'a GrayImage, map: &Affine) -> (std::borrow::Cow<'a, Gra
         let shrink = Affine {
             m: [[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]],
         };
-        (std::borrow::Cow::Owned(img.resize(w, h)), Some(shrink))
+        (std::borrow::Cow::Owned(img.resize(w, h)), shrink)
     } else {
-        (std::borrow::Cow::Borrowed(img), None)
-    };
-    let full = match pre {
-        Some(shrink) => map.after(&shrink.inverse().expect("positive scale")),
-        None => *map,
-    };
-    (src, full)
+        (std::borrow::Cow::Borrowed(img), Affine::IDENTITY)
+    }
+}
+
+/// One area shrink of `img` for cutting all of `regions` through `source_to_canonical`: to
+/// about twice the scale of the region that shrinks least (the source itself when one does not
+/// shrink by 2x). Returns the image and the map from `img`'s pixels to it; each region's
+/// [`Region::prepare`] on it shrinks further only when it needs to.
+pub fn shared_shrink<'a>(
+    img: &'a GrayImage,
+    regions: &[Region],
+    source_to_canonical: &Affine,
+) -> (std::borrow::Cow<'a, GrayImage>, Affine) {
+    let scale = regions
+        .iter()
+        .map(|r| map_scale(&r.from_canonical().after(source_to_canonical)))
+        .fold(0.0, f64::max);
+    shrink_for_scale(img, scale)
 }
 
 /// A source image shrunk once for many cuts of one region at about the same map (test-time

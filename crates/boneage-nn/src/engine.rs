@@ -106,3 +106,8 @@ mod tests {
         assert!(info.cpu_threads >= 1);
     }
 }
+
+/// Sets the number of threads libtorch runs CPU work on (intra-op parallelism).
+pub fn set_cpu_threads(n: usize) {
+    tch::set_num_threads(n.max(1) as i32);
+}

@@ -17,8 +17,9 @@ pub mod run;
 pub mod segmentation;
 pub mod tensor;
 pub mod training;
+pub mod transforms;
 pub mod unet;
 pub mod vgg;
 
-pub use engine::{DeviceChoice, EngineInfo};
+pub use engine::{set_cpu_threads, DeviceChoice, EngineInfo};
 pub use tch::Device;

@@ -8,13 +8,13 @@
 use crate::PipelineError;
 use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::mask::{MaskLimits, MaskScore};
-use boneage_imaging::registration::Region;
+use boneage_imaging::registration::{shared_shrink, Region};
 use boneage_imaging::spatial::Affine;
 use boneage_imaging::{GrayImage, Mask};
 use boneage_nn::bundle::TtaConfig;
 use boneage_nn::keypoints::{KeypointModel, Registration};
 use boneage_nn::segmentation::SegModel;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
@@ -23,8 +23,10 @@ use rayon::prelude::*;
 pub const THUMB_WARNING_PX: f64 = 250.0;
 
 /// The registration rule's version, part of every `boneage register` record's cache key:
-/// records made under an older rule (e.g. the first mirror check) are done again.
-pub const REGISTRATION_RULE: &str = "rule=3";
+/// records made under an older rule (e.g. the first mirror check; rule 4: mask, keypoints and
+/// the mirror check at the working resolution, one shared shrink for the regions) are done
+/// again.
+pub const REGISTRATION_RULE: &str = "rule=4";
 
 /// A hand turned further than this from upright (degrees) is reported as a warning.
 pub const ROTATION_WARNING_DEG: f64 = 45.0;
@@ -168,25 +170,16 @@ pub fn tta_move(cfg: &TtaConfig, region: Region, k: usize, seed: u64) -> Affine 
         return Affine::IDENTITY;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
     let b = region.canonical_box();
-    let (cx, cy) = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
-    let (w, h) = (b[2] - b[0], b[3] - b[1]);
-    let rot = sym(&mut rng, cfg.rotation_deg);
-    let (dx, dy) = (
-        sym(&mut rng, cfg.shift_fraction) * w,
-        sym(&mut rng, cfg.shift_fraction) * h,
-    );
-    let s = 1.0 + sym(&mut rng, cfg.scale);
-    Affine::translate(cx + dx, cy + dy)
-        .after(&Affine::rotate_deg(rot))
-        .after(&Affine::scale(s, s))
-        .after(&Affine::translate(-cx, -cy))
+    let centre = ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0);
+    cfg.affine()
+        .draw(&mut rng, centre, (b[2] - b[0], b[3] - b[1]))
 }
 
 /// Stage 6, regions: `views` images of each region (`[region][view]`, the region's full size,
 /// 8-bit values), view 0 unmoved and views 1.. moved by the TTA draws of `tta`. The hand is
-/// shrunk once per region and every view cut from it. `boneage register` writes view 0 as the
+/// shrunk once for all regions (to twice the scale of the region that shrinks least), again
+/// for a region that shrinks more, and every view cut from that. `boneage register` writes view 0 as the
 /// training regions.
 pub fn cut_regions(
     hand: &GrayImage,
@@ -200,15 +193,18 @@ pub fn cut_regions(
     let jobs: Vec<(usize, usize)> = (0..regions.len())
         .flat_map(|i| (0..views).map(move |k| (i, k)))
         .collect();
+    // One area shrink of the hand for all regions, then a smaller one per region that needs it.
+    let (small, to_small) = shared_shrink(hand, regions, to_canonical);
+    let small_to_canonical = to_canonical.after(&to_small.inverse().expect("positive scale"));
     let prepared: Vec<_> = regions
         .par_iter()
-        .map(|r| r.prepare(hand, to_canonical))
+        .map(|r| r.prepare(&small, &small_to_canonical))
         .collect();
     let cuts: Vec<GrayImage> = jobs
         .par_iter()
         .map(|&(i, k)| {
             let r = regions[i];
-            let map = tta_move(tta, r, k, seed).after(to_canonical);
+            let map = tta_move(tta, r, k, seed).after(&small_to_canonical);
             let mut c = r.cut_prepared(&prepared[i], &map, 0.0);
             quantize8(&mut c);
             c

@@ -28,8 +28,8 @@ use boneage_core::Sex;
 use boneage_imaging::io::{Radiograph, ReadError};
 use boneage_imaging::registration::Region;
 use boneage_imaging::GrayImage;
-use boneage_nn::bundle::Bundle;
-use std::path::Path;
+use boneage_nn::bundle::{Bundle, TtaConfig};
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Why a radiograph could not be assessed.
@@ -89,6 +89,8 @@ impl Patient {
 /// Seconds spent per part of an assessment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Timings {
+    /// Reading and decoding the file (0 for an image given decoded).
+    pub read: f64,
     /// Segmentation, enhancement, keypoints and registration.
     pub front: f64,
     /// Cutting the region views.
@@ -202,24 +204,44 @@ impl Pipeline {
 
     /// Stages 2–8 on a decoded radiograph.
     pub fn assess(&self, img: &GrayImage, patient: Patient) -> Result<Assessment, PipelineError> {
+        let staged = self.front_and_regions(img, patient)?;
+        Ok(self.nets(staged))
+    }
+
+    /// Stages 2–6: everything before the nets.
+    fn front_and_regions(
+        &self,
+        img: &GrayImage,
+        patient: Patient,
+    ) -> Result<Staged, PipelineError> {
+        self.stager().stage(img, patient)
+    }
+
+    /// What stages 1–6 need.
+    fn stager(&self) -> Stager<'_> {
+        Stager {
+            front: self.front(),
+            regions: self.regions(),
+            tta: &self.bundle.manifest.tta,
+            views: self.tta,
+            seed: self.seed,
+        }
+    }
+
+    /// Stages 7–8 on a radiograph taken through stages 2–6.
+    fn nets(&self, staged: Staged) -> Assessment {
         let t0 = Instant::now();
-        let analysis = self.front().analyse(img)?;
-        let t1 = Instant::now();
-        let views = self.cut_regions(&analysis, self.tta);
-        let t2 = Instant::now();
-        let prediction = self.estimate(&views, patient.sex);
-        let t3 = Instant::now();
-        Ok(Assessment {
-            patient,
-            analysis,
-            views,
+        let prediction = self.estimate(&staged.views, staged.patient.sex);
+        Assessment {
+            patient: staged.patient,
+            analysis: staged.analysis,
+            views: staged.views,
             prediction,
             timings: Timings {
-                front: (t1 - t0).as_secs_f64(),
-                regions: (t2 - t1).as_secs_f64(),
-                nets: (t3 - t2).as_secs_f64(),
+                nets: t0.elapsed().as_secs_f64(),
+                ..staged.timings
             },
-        })
+        }
     }
 
     /// Stages 1–8 on a radiograph file; `sex` overrides the header's. Errors name the file.
@@ -228,11 +250,110 @@ impl Pipeline {
         path: &Path,
         sex: Option<Sex>,
     ) -> Result<(Radiograph, Assessment), PipelineError> {
+        let (r, staged) = self.stager().stage_file(path, sex)?;
+        Ok((r, self.nets(staged)))
+    }
+
+    /// Stages 1–8 on many radiograph files, overlapped: a second thread reads, segments,
+    /// registers and cuts the regions of the next film while the member nets read this one
+    /// (one film at most waits between the two). `on_result` gets every file's result in the
+    /// order given, as [`Pipeline::assess_file`] would return it; when it returns `false` no
+    /// further file is started. Results are the same as one by one.
+    ///
+    /// Each file comes with the sex to use (`None`: the DICOM header's). On a CPU the two
+    /// threads share the cores: libtorch's own threads are best set to about half of them
+    /// (`tch::set_num_threads`) by the caller.
+    pub fn assess_files<F>(&self, files: &[(PathBuf, Option<Sex>)], mut on_result: F)
+    where
+        F: FnMut(&Path, Result<(Radiograph, Assessment), PipelineError>) -> bool,
+    {
+        let stager = self.stager();
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for (path, sex) in files {
+                    let staged = stager.stage_file(path, *sex);
+                    if tx.send((path, staged)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for (path, staged) in rx {
+                let result = staged.map(|(r, staged)| (r, self.nets(staged)));
+                if !on_result(path, result) {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// A radiograph taken through stages 2–6, waiting for the nets.
+struct Staged {
+    patient: Patient,
+    analysis: Analysis,
+    views: Vec<(Region, Vec<GrayImage>)>,
+    timings: Timings,
+}
+
+/// What stages 1–6 need: the front half's models and how to cut the regions. The folder
+/// pipeline ([`Pipeline::assess_files`]) moves it to its second thread.
+struct Stager<'a> {
+    front: FrontEnd<'a>,
+    regions: Vec<Region>,
+    tta: &'a TtaConfig,
+    views: usize,
+    seed: u64,
+}
+
+// SAFETY: `tch` does not mark tensors `Sync` (a tensor can be changed in place), so a
+// `&Pipeline` cannot cross threads. A `Stager` reaches only the segmentation and keypoint
+// models, and plain data; the pipeline changes no weight after loading, and those models are
+// only run forward without autograd (`tch::no_grad`, batch norm in evaluation mode), which
+// libtorch allows from several threads at once. While `assess_files` has the `Stager` on its
+// second thread, its own thread runs only the member nets.
+unsafe impl Send for Stager<'_> {}
+
+impl Stager<'_> {
+    /// Stages 2–6.
+    fn stage(&self, img: &GrayImage, patient: Patient) -> Result<Staged, PipelineError> {
+        let t0 = Instant::now();
+        let analysis = self.front.analyse(img)?;
+        let t1 = Instant::now();
+        let views = cut_regions(
+            &analysis.hand,
+            &analysis.to_canonical(),
+            &self.regions,
+            self.views,
+            self.tta,
+            self.seed,
+        );
+        let t2 = Instant::now();
+        Ok(Staged {
+            patient,
+            analysis,
+            views,
+            timings: Timings {
+                read: 0.0,
+                front: (t1 - t0).as_secs_f64(),
+                regions: (t2 - t1).as_secs_f64(),
+                nets: 0.0,
+            },
+        })
+    }
+
+    /// Stages 1–6 on a radiograph file; errors name the file.
+    fn stage_file(
+        &self,
+        path: &Path,
+        sex: Option<Sex>,
+    ) -> Result<(Radiograph, Staged), PipelineError> {
+        let t0 = Instant::now();
         let r = read(path)?;
+        let read_s = t0.elapsed().as_secs_f64();
         let patient = Patient::from_header(&r, sex).map_err(|e| e.in_file(path))?;
-        let a = self
-            .assess(&r.image, patient)
-            .map_err(|e| e.in_file(path))?;
-        Ok((r, a))
+        let mut staged = self.stage(&r.image, patient).map_err(|e| e.in_file(path))?;
+        staged.timings.read = read_s;
+        Ok((r, staged))
     }
 }

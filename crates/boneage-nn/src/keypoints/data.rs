@@ -34,17 +34,9 @@ impl KeypointPair {
         a: &KeypointAugment,
         rng: &mut ChaCha8Rng,
     ) -> (GrayImage, Keypoints) {
-        let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
-        let (w, h) = (self.image.width as f64, self.image.height as f64);
-        let (cx, cy) = ((w - 1.0) / 2.0, (h - 1.0) / 2.0);
-        let s = 1.0 + sym(rng, a.scale);
-        let forward = Affine::translate(
-            cx + sym(rng, a.shift_fraction) * w,
-            cy + sym(rng, a.shift_fraction) * h,
-        )
-        .after(&Affine::rotate_deg(sym(rng, a.rotation_deg)))
-        .after(&Affine::scale(s, s))
-        .after(&Affine::translate(-cx, -cy));
+        let forward = a
+            .affine()
+            .draw_for(rng, self.image.width, self.image.height);
         let to_source = forward.inverse().expect("scale is positive");
         let mut img = warp(
             &self.image,
@@ -53,16 +45,7 @@ impl KeypointPair {
             &to_source,
             0.0,
         );
-        let g = (1.0 + a.gamma.max(0.0)).ln();
-        gamma(&mut img, sym(rng, g).exp() as f32);
-        contrast(&mut img, (1.0 + sym(rng, a.contrast)) as f32);
-        let sd = rng.gen_range(0.0..=a.noise_sd.max(0.0)) as f32;
-        if sd > 0.0 {
-            for v in &mut img.data {
-                let (u1, u2): (f32, f32) = (rng.gen_range(1e-7..1.0), rng.gen());
-                *v += sd * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
-            }
-        }
+        a.intensity().draw(rng).apply(&mut img);
         standardize(&mut img);
         let points = self.points.map(|p| {
             let (x, y) = forward.apply(p[0], p[1]);

@@ -106,6 +106,30 @@ impl KeypointModel {
     /// beyond the template's threshold; without one, the thumb keypoint's fit decides
     /// ([`thumb_fit_prefers_mirror`]). `None` when the keypoints coincide.
     pub fn register(&self, hand: &GrayImage) -> Option<Registration> {
+        let (w, h) = crate::segmentation::working_size(hand.width, hand.height);
+        if (w, h) == (hand.width, hand.height) {
+            return self.register_working(hand);
+        }
+        // Both readings and the handedness thumbnails at the working resolution (the net's
+        // input and the thumbnails are smaller still), mapped back to the hand's pixels.
+        let (sx, sy) = (w as f64 / hand.width as f64, h as f64 / hand.height as f64);
+        let to_small = Affine {
+            m: [[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]],
+        };
+        let to_hand = to_small.inverse().expect("positive scale");
+        let reg = self.register_working(&hand.resize(w, h))?;
+        Some(Registration {
+            keypoints: reg.keypoints.map(|k| {
+                let (x, y) = to_hand.apply(k[0], k[1]);
+                [x, y]
+            }),
+            to_canonical: reg.to_canonical.after(&to_small),
+            ..reg
+        })
+    }
+
+    /// [`KeypointModel::register`] on the image as it is.
+    fn register_working(&self, hand: &GrayImage) -> Option<Registration> {
         use boneage_imaging::handedness::thumbnail;
         use boneage_imaging::registration::{keypoint_residuals, to_canonical};
         let keypoints = self.predict(hand);

@@ -15,11 +15,12 @@
 use crate::fit::{self, Fit};
 use crate::segmentation::Letterbox;
 use crate::training::TrainError;
+use crate::transforms::{IntensityJitter, RandomAffine};
 use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
-use boneage_imaging::intensity::{contrast, gamma, standardize};
+use boneage_imaging::intensity::standardize;
 use boneage_imaging::spatial::{warp, Affine};
 use boneage_imaging::GrayImage;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -40,7 +41,7 @@ pub use infer::{
 };
 pub use train::KeypointEpoch;
 
-/// Augmentation of keypoint pairs.
+/// Augmentation of keypoint pairs: ranges of the shared transforms ([`crate::transforms`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KeypointAugment {
@@ -56,6 +57,26 @@ pub struct KeypointAugment {
     pub contrast: f64,
     /// Standard deviation of added Gaussian noise, drawn up to this. Default 0.02.
     pub noise_sd: f64,
+}
+
+impl KeypointAugment {
+    /// The similarity these ranges describe ([`crate::transforms`]; no mirror).
+    pub fn affine(&self) -> RandomAffine {
+        RandomAffine {
+            rotation_deg: self.rotation_deg,
+            shift_fraction: self.shift_fraction,
+            scale: self.scale,
+            flip: 0.0,
+        }
+    }
+    /// The grey-value jitter these ranges describe.
+    pub fn intensity(&self) -> IntensityJitter {
+        IntensityJitter {
+            gamma: self.gamma,
+            contrast: self.contrast,
+            noise_sd: self.noise_sd,
+        }
+    }
 }
 
 impl Default for KeypointAugment {

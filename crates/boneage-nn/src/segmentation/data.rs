@@ -57,13 +57,19 @@ impl Letterbox {
 
     /// Cuts the image's part out of an input-sized map and resamples it to the source size.
     pub fn to_source(&self, map: &GrayImage) -> GrayImage {
+        self.to_size(map, self.source_width, self.source_height)
+    }
+
+    /// Cuts the image's part out of an input-sized map and resamples it to `width x height`
+    /// (the source's frame at another resolution).
+    pub fn to_size(&self, map: &GrayImage, width: usize, height: usize) -> GrayImage {
         let mut crop = GrayImage::new(self.width, self.height, 0.0);
         for y in 0..self.height {
             let row = (self.y0 + y) * map.width + self.x0;
             crop.data[y * self.width..(y + 1) * self.width]
                 .copy_from_slice(&map.data[row..row + self.width]);
         }
-        crop.resize(self.source_width, self.source_height)
+        crop.resize(width, height)
     }
 }
 
@@ -125,22 +131,9 @@ impl SegPair {
 
     /// A randomly augmented copy (image standardised, mask thresholded at one half).
     pub(super) fn augmented(&self, a: &SegAugment, rng: &mut ChaCha8Rng) -> (GrayImage, GrayImage) {
-        let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
-        let (w, h) = (self.image.width as f64, self.image.height as f64);
-        let (cx, cy) = ((w - 1.0) / 2.0, (h - 1.0) / 2.0);
-        let s = 1.0 + sym(rng, a.scale);
-        let flip = if rng.gen_bool(a.flip.clamp(0.0, 1.0)) {
-            -1.0
-        } else {
-            1.0
-        };
-        let forward = Affine::translate(
-            cx + sym(rng, a.shift_fraction) * w,
-            cy + sym(rng, a.shift_fraction) * h,
-        )
-        .after(&Affine::rotate_deg(sym(rng, a.rotation_deg)))
-        .after(&Affine::scale(s * flip, s))
-        .after(&Affine::translate(-cx, -cy));
+        let forward = a
+            .affine()
+            .draw_for(rng, self.image.width, self.image.height);
         let to_source = forward.inverse().expect("scale is positive");
         let fill = boneage_imaging::threshold::histogram_quantile(
             &boneage_imaging::threshold::histogram(&self.image, None),
@@ -160,18 +153,11 @@ impl SegPair {
             &to_source,
             0.0,
         );
-        let g = (1.0 + a.gamma.max(0.0)).ln();
-        gamma(&mut img, sym(rng, g).exp() as f32);
-        contrast(&mut img, (1.0 + sym(rng, a.contrast)) as f32);
-        if rng.gen_bool(a.invert.clamp(0.0, 1.0)) {
+        let jitter = a.intensity().draw(rng);
+        let invert = rng.gen_bool(a.invert.clamp(0.0, 1.0));
+        jitter.apply(&mut img);
+        if invert {
             img.data.iter_mut().for_each(|v| *v = 1.0 - *v);
-        }
-        let sd = rng.gen_range(0.0..=a.noise_sd.max(0.0)) as f32;
-        if sd > 0.0 {
-            for v in &mut img.data {
-                let (u1, u2): (f32, f32) = (rng.gen_range(1e-7..1.0), rng.gen());
-                *v += sd * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
-            }
         }
         standardize(&mut img);
         let mask = GrayImage::from_vec(

@@ -9,9 +9,9 @@
 
 use crate::fit::{self, Fit};
 use crate::training::TrainError;
+use crate::transforms::{IntensityJitter, RandomAffine};
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
-use boneage_imaging::intensity::{contrast, gamma};
 use boneage_imaging::quality::looks_inverted;
 use boneage_imaging::spatial::{warp, Affine};
 use boneage_imaging::{GrayImage, Mask};
@@ -27,9 +27,11 @@ mod infer;
 mod train;
 
 pub use data::{prepare, Letterbox, Prepared, SegPair};
+pub use infer::{working_size, MASK_WORKING_SIDE};
 pub use train::SegEpoch;
 
-/// Augmentation of image/mask pairs (geometry applied to both).
+/// Augmentation of image/mask pairs (geometry applied to both): ranges of the shared
+/// transforms ([`crate::transforms`]) and an inversion of the grey scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SegAugment {
@@ -49,6 +51,26 @@ pub struct SegAugment {
     pub invert: f64,
     /// Standard deviation of added Gaussian noise (on [0, 1]), drawn up to this. Default 0.03.
     pub noise_sd: f64,
+}
+
+impl SegAugment {
+    /// The similarity these ranges describe ([`crate::transforms`]), mirror included.
+    pub fn affine(&self) -> RandomAffine {
+        RandomAffine {
+            rotation_deg: self.rotation_deg,
+            shift_fraction: self.shift_fraction,
+            scale: self.scale,
+            flip: self.flip,
+        }
+    }
+    /// The grey-value jitter these ranges describe (the inversion is drawn on its own).
+    pub fn intensity(&self) -> IntensityJitter {
+        IntensityJitter {
+            gamma: self.gamma,
+            contrast: self.contrast,
+            noise_sd: self.noise_sd,
+        }
+    }
 }
 
 impl Default for SegAugment {

@@ -8,6 +8,7 @@
 
 use crate::app::data::open_dataset;
 use crate::app::evaluation::accuracy_sections;
+use crate::app::models::share_cores_with_overlap;
 use crate::progress;
 use crate::report::Page;
 use anyhow::Context;
@@ -101,17 +102,35 @@ pub fn bundle_results(
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let started = std::time::Instant::now();
     let bar = progress::bar(ds.samples.len() as u64, "results");
+    let files =
+        ds.samples
+            .iter()
+            .map(|s| {
+                let path = s.image.clone().with_context(|| {
+                    format!("{}: no image found for id {}", data.display(), s.id)
+                })?;
+                Ok((path, Some(s.sex)))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
     let mut preds: Vec<Prediction> = Vec::with_capacity(ds.samples.len());
-    for s in &ds.samples {
-        let path = s
-            .image
-            .as_ref()
-            .with_context(|| format!("{}: no image found for id {}", data.display(), s.id))?;
-        let (_, a) = pipeline.assess_file(path, Some(s.sex))?;
-        preds.push(a.prediction);
-        bar.inc(1);
-    }
+    let mut failure = None;
+    // The next film is read and registered while the nets read this one.
+    share_cores_with_overlap();
+    pipeline.assess_files(&files, |_, result| match result {
+        Ok((_, a)) => {
+            preds.push(a.prediction);
+            bar.inc(1);
+            true
+        }
+        Err(e) => {
+            failure = Some(e);
+            false
+        }
+    });
     bar.finish_and_clear();
+    if let Some(e) = failure {
+        return Err(e.into());
+    }
     let seconds_per_image = started.elapsed().as_secs_f64() / ds.samples.len() as f64;
     let truth: Vec<f64> = ds.ages();
     let (baseline, baseline_source) = match bundle.manifest.ensemble.train_mean_months {

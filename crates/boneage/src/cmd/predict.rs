@@ -19,7 +19,7 @@
 
 use crate::app::debug::{stem_of, write_debug};
 use crate::app::flags::{DeviceFlag, TtaFlag};
-use crate::app::models::load_bundle;
+use crate::app::models::{load_bundle, share_cores_with_overlap};
 use anyhow::Context;
 use boneage_core::{Sample, Sex};
 use boneage_imaging::read_radiograph;
@@ -27,7 +27,6 @@ use boneage_nn::run::TrainedRun;
 use boneage_pipeline::{Patient, Pipeline};
 use clap::Args;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -49,6 +48,11 @@ pub struct PredictArgs {
     /// hand, regions and an overview sheet.
     #[arg(long)]
     pub debug_images: Option<PathBuf>,
+    /// Assess one film at a time. By default the next film is read, segmented and registered
+    /// while the nets read this one (faster for many films; each film's `seconds` then include
+    /// waiting for the other thread's share of the cores).
+    #[arg(long)]
+    pub one_at_a_time: bool,
     #[command(flatten)]
     pub device: DeviceFlag,
     /// Radiographs (PNG, JPEG or DICOM).
@@ -75,57 +79,82 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         bundle.manifest.id, bundle.origin, bundle.manifest.notice
     );
     let mut debug_names = std::collections::HashSet::new();
-    for path in &args.images {
-        let t0 = Instant::now();
-        let (r, a) = pipeline.assess_file(path, sex)?;
-        let t_all = t0.elapsed().as_secs_f64();
-        let (p, kp) = (&a.prediction, a.analysis.registration);
-        if let Some(dir) = &args.debug_images {
-            // One folder per image, named by the file; a second file of the same name gets
-            // a number.
-            let stem = stem_of(path);
-            let mut name = stem.clone();
-            let mut k = 2;
-            while !debug_names.insert(name.clone()) {
-                name = format!("{stem}-{k}");
-                k += 1;
-            }
-            write_debug(&dir.join(name), path, &r.image, &a)?;
+    if args.one_at_a_time {
+        for path in &args.images {
+            let (r, a) = pipeline.assess_file(path, sex)?;
+            print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names)?;
         }
-        let round2 = |v: f64| (v * 100.0).round() / 100.0;
-        let obj = serde_json::json!({
-            "image": path,
-            "sex": a.patient.sex.letter(),
-            "bone_age_months": round2(p.bone_age_months),
-            "bone_age_years": round2(p.bone_age_months / 12.0),
-            "spread_months": round2(p.spread_months),
-            "by_region": p.by_region.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
-            "by_head": p.by_head.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
-            "members": p.members.iter().map(|m| serde_json::json!({
-                "name": m.name, "region": m.region, "head": m.head,
-                "bone_age_months": round2(m.bone_age_months),
-                "tta_sd_months": round2(m.tta_sd_months), "weight": m.weight,
-            })).collect::<Vec<_>>(),
-            "tta": p.tta,
-            "warnings": a.warnings(),
-            "keypoints": kp.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
-            "thumb_residual_px": round2(kp.thumb_residual),
-            "mirrored": kp.mirrored,
-            "bundle": bundle.manifest.id,
-            "notice": bundle.manifest.notice,
-            "trained_on": bundle.manifest.trained_on,
-            "bundle_valid_mae_months": round2(bundle.manifest.ensemble.valid_mae_months),
-            "bundle_test_mae_months": bundle.manifest.test.as_ref().map(|t| round2(t.ensemble.overall.mae_months)),
-            "seconds": {
-                "read": round3(t_all - a.timings.front - a.timings.regions - a.timings.nets),
-                "segment_keypoints": round3(a.timings.front),
-                "regions": round3(a.timings.regions),
-                "nets": round3(a.timings.nets),
-                "total": round3(t_all),
-            },
-        });
-        println!("{}", serde_json::to_string(&obj)?);
+        return Ok(());
     }
+    // The next film is read and registered while the nets read this one.
+    share_cores_with_overlap();
+    let files: Vec<_> = args.images.iter().map(|p| (p.clone(), sex)).collect();
+    let mut failure = None;
+    pipeline.assess_files(&files, |path, result| {
+        let written = result
+            .map_err(anyhow::Error::from)
+            .and_then(|(r, a)| print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names));
+        written.map_err(|e| failure = Some(e)).is_ok()
+    });
+    failure.map_or(Ok(()), Err)
+}
+
+/// Debug images (when asked for) and the JSON line of one assessed radiograph.
+fn print_one(
+    path: &Path,
+    image: &boneage_imaging::GrayImage,
+    a: &boneage_pipeline::Assessment,
+    pipeline: &Pipeline,
+    args: &PredictArgs,
+    debug_names: &mut std::collections::HashSet<String>,
+) -> anyhow::Result<()> {
+    let (p, kp) = (&a.prediction, a.analysis.registration);
+    let (bundle, t) = (&pipeline.bundle, a.timings);
+    if let Some(dir) = &args.debug_images {
+        // One folder per image, named by the file; a second file of the same name gets
+        // a number.
+        let stem = stem_of(path);
+        let mut name = stem.clone();
+        let mut k = 2;
+        while !debug_names.insert(name.clone()) {
+            name = format!("{stem}-{k}");
+            k += 1;
+        }
+        write_debug(&dir.join(name), path, image, a)?;
+    }
+    let round2 = |v: f64| (v * 100.0).round() / 100.0;
+    let obj = serde_json::json!({
+        "image": path,
+        "sex": a.patient.sex.letter(),
+        "bone_age_months": round2(p.bone_age_months),
+        "bone_age_years": round2(p.bone_age_months / 12.0),
+        "spread_months": round2(p.spread_months),
+        "by_region": p.by_region.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
+        "by_head": p.by_head.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
+        "members": p.members.iter().map(|m| serde_json::json!({
+            "name": m.name, "region": m.region, "head": m.head,
+            "bone_age_months": round2(m.bone_age_months),
+            "tta_sd_months": round2(m.tta_sd_months), "weight": m.weight,
+        })).collect::<Vec<_>>(),
+        "tta": p.tta,
+        "warnings": a.warnings(),
+        "keypoints": kp.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
+        "thumb_residual_px": round2(kp.thumb_residual),
+        "mirrored": kp.mirrored,
+        "bundle": bundle.manifest.id,
+        "notice": bundle.manifest.notice,
+        "trained_on": bundle.manifest.trained_on,
+        "bundle_valid_mae_months": round2(bundle.manifest.ensemble.valid_mae_months),
+        "bundle_test_mae_months": bundle.manifest.test.as_ref().map(|t| round2(t.ensemble.overall.mae_months)),
+        "seconds": {
+            "read": round3(t.read),
+            "segment_keypoints": round3(t.front),
+            "regions": round3(t.regions),
+            "nets": round3(t.nets),
+            "total": round3(t.read + t.front + t.regions + t.nets),
+        },
+    });
+    println!("{}", serde_json::to_string(&obj)?);
     Ok(())
 }
 

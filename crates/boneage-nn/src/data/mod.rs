@@ -8,12 +8,13 @@
 //! image is standardised to zero mean and unit SD. Randomness comes from a ChaCha RNG seeded by
 //! (seed, epoch, batch index), so batches are identical whatever the number of workers.
 
+use crate::transforms::{IntensityJitter, Jitter, RandomAffine};
 use boneage_core::labels::{cumulative_target, scale_age, BINS};
 use boneage_core::Sample;
-use boneage_imaging::intensity::{contrast, gamma, standardize};
+use boneage_imaging::intensity::standardize;
 use boneage_imaging::spatial::{warp, Affine};
 use boneage_imaging::GrayImage;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,7 +33,8 @@ pub enum OnBadImage {
     Skip,
 }
 
-/// Random augmentation ranges. Defaults are moderate, as for hand radiographs.
+/// Random augmentation ranges of the age nets' training ([`crate::transforms`]: the
+/// similarity and the grey-value jitter). Defaults are moderate, as for hand radiographs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugmentConfig {
@@ -46,8 +48,28 @@ pub struct AugmentConfig {
     pub gamma: f64,
     /// Contrast factor drawn uniformly in 1 ± this. Default 0.2.
     pub contrast: f64,
-    /// SD of added Gaussian noise (image in [0, 1]). Default 0.02.
+    /// Added Gaussian noise (image in [0, 1]): its SD drawn up to this. Default 0.02.
     pub noise_sd: f64,
+}
+
+impl AugmentConfig {
+    /// The similarity these ranges describe (never a mirror: a left hand stays left).
+    pub fn affine(&self) -> RandomAffine {
+        RandomAffine {
+            rotation_deg: self.rotation_deg,
+            shift_fraction: self.shift_fraction,
+            scale: self.scale,
+            flip: 0.0,
+        }
+    }
+    /// The grey-value jitter these ranges describe.
+    pub fn intensity(&self) -> IntensityJitter {
+        IntensityJitter {
+            gamma: self.gamma,
+            contrast: self.contrast,
+            noise_sd: self.noise_sd,
+        }
+    }
 }
 
 impl Default for AugmentConfig {
@@ -379,7 +401,7 @@ impl Ctx {
         for &i in idx {
             // Draw the augmentation before decoding so a skipped image does not shift the
             // random stream of the others.
-            let aug = augment.then(|| Draw::new(&self.cfg.augment, rng));
+            let aug = augment.then(|| Draw::new(&self.cfg.augment, w, h, rng));
             let img = match self.decode(i) {
                 Ok(img) => img,
                 Err(e) => match self.cfg.on_bad_image {
@@ -459,187 +481,28 @@ pub fn fit_letterbox(img: &GrayImage, width: usize, height: usize) -> GrayImage 
     out
 }
 
-/// One draw of the augmentation parameters.
+/// One draw of the augmentation: a similarity (for the input size) and a grey-value jitter.
 struct Draw {
-    rotation: f64,
-    shift: (f64, f64),
-    scale: f64,
-    gamma: f32,
-    contrast: f32,
-    noise_sd: f32,
-    noise_seed: u64,
+    forward: Affine,
+    jitter: Jitter,
 }
 
 impl Draw {
-    fn new(a: &AugmentConfig, rng: &mut ChaCha8Rng) -> Draw {
-        let sym = |rng: &mut ChaCha8Rng, r: f64| if r > 0.0 { rng.gen_range(-r..=r) } else { 0.0 };
-        let g = (1.0 + a.gamma.max(0.0)).ln();
+    fn new(a: &AugmentConfig, width: usize, height: usize, rng: &mut ChaCha8Rng) -> Draw {
         Draw {
-            rotation: sym(rng, a.rotation_deg),
-            shift: (sym(rng, a.shift_fraction), sym(rng, a.shift_fraction)),
-            scale: 1.0 + sym(rng, a.scale),
-            gamma: sym(rng, g).exp() as f32,
-            contrast: (1.0 + sym(rng, a.contrast)) as f32,
-            noise_sd: a.noise_sd as f32,
-            noise_seed: rng.gen(),
+            forward: a.affine().draw_for(rng, width, height),
+            jitter: a.intensity().draw(rng),
         }
     }
 
     fn apply(&self, img: &GrayImage) -> GrayImage {
-        let (w, h) = (img.width as f64, img.height as f64);
-        let (cx, cy) = ((w - 1.0) / 2.0, (h - 1.0) / 2.0);
-        // Output → source: undo shift, rotation and scale about the centre.
-        let forward = Affine::translate(cx + self.shift.0 * w, cy + self.shift.1 * h)
-            .after(&Affine::rotate_deg(self.rotation))
-            .after(&Affine::scale(self.scale, self.scale))
-            .after(&Affine::translate(-cx, -cy));
-        let to_source = forward.inverse().expect("scale is positive");
+        let to_source = self.forward.inverse().expect("scale is positive");
         let mut out = warp(img, img.width, img.height, &to_source, 0.0);
-        gamma(&mut out, self.gamma);
-        contrast(&mut out, self.contrast);
-        if self.noise_sd > 0.0 {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.noise_seed);
-            for v in &mut out.data {
-                // Box-Muller.
-                let (u1, u2): (f32, f32) = (rng.gen_range(1e-7..1.0), rng.gen());
-                *v += self.noise_sd * (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos();
-            }
-        }
+        self.jitter.apply(&mut out);
         standardize(&mut out);
         out
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use boneage_core::Sex;
-
-    fn write_set(dir: &std::path::Path, n: usize) -> Vec<Sample> {
-        (0..n)
-            .map(|i| {
-                let mut img = GrayImage::new(40, 50, 0.1);
-                for y in 10..40 {
-                    for x in 10..30 {
-                        img.set(x, y, 0.3 + 0.01 * i as f32);
-                    }
-                }
-                let p = dir.join(format!("{i}.png"));
-                boneage_imaging::io::write_png_gray8(&p, &img).unwrap();
-                Sample {
-                    id: i.to_string(),
-                    bone_age_months: 10.0 * i as f64,
-                    sex: Sex::from_is_male(i % 2 == 0),
-                    chronological_age_months: None,
-                    image_hint: None,
-                    image: Some(p),
-                    line: i as u64 + 2,
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn batches_are_ordered_complete_and_thread_count_independent() {
-        let dir = tempfile::tempdir().unwrap();
-        let samples = write_set(dir.path(), 10);
-        let run = |workers: usize| -> Vec<Batch> {
-            let cfg = DataConfig {
-                workers,
-                ..Default::default()
-            };
-            let l = Loader::new(&samples, 16, 16, cfg, 7);
-            l.epoch(3, 4, true, true).map(|b| b.unwrap()).collect()
-        };
-        let a = run(1);
-        let b = run(3);
-        assert_eq!(a.len(), 3);
-        assert_eq!(a.iter().map(|b| b.len()).sum::<usize>(), 10);
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.ids, y.ids);
-            assert_eq!(x.images, y.images, "same pixels whatever the worker count");
-        }
-        let mut ids: Vec<String> = a.iter().flat_map(|b| b.ids.clone()).collect();
-        ids.sort();
-        assert_eq!(ids.len(), 10);
-        let t = a[0].images_tensor();
-        assert_eq!(t.size(), vec![4, 1, 16, 16]);
-        assert_eq!(a[0].cumulative_tensor().size(), vec![4, 240]);
-        // Standardised.
-        let img = &a[0].images[..256];
-        let m = img.iter().sum::<f32>() / 256.0;
-        assert!(m.abs() < 1e-3, "{m}");
-    }
-
-    #[test]
-    fn bad_image_stops_or_is_skipped_and_counted() {
-        let dir = tempfile::tempdir().unwrap();
-        let samples = write_set(dir.path(), 5);
-        std::fs::write(
-            samples[2].image.as_ref().unwrap(),
-            b"\x89PNG\r\n\x1a\nbroken",
-        )
-        .unwrap();
-        let l = Loader::new(&samples, 16, 16, DataConfig::default(), 1);
-        let err = l
-            .epoch(0, 5, false, false)
-            .find_map(|b| b.err())
-            .expect("an error");
-        assert!(err.to_string().contains("2.png"), "{err}");
-        let cfg = DataConfig {
-            on_bad_image: OnBadImage::Skip,
-            ..Default::default()
-        };
-        let l = Loader::new(&samples, 16, 16, cfg, 1);
-        for epoch in 0..2 {
-            let n: usize = l
-                .epoch(epoch, 2, true, true)
-                .map(|b| b.unwrap().len())
-                .sum();
-            assert_eq!(n, 4);
-        }
-        assert_eq!(l.skipped(), 1, "counted once, not once per epoch");
-    }
-
-    #[test]
-    fn inverted_images_are_turned_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let samples = write_set(dir.path(), 2);
-        let p = samples[1].image.as_ref().unwrap();
-        let img = boneage_imaging::read_radiograph(p).unwrap().image;
-        let inv = GrayImage::from_vec(
-            img.width,
-            img.height,
-            img.data.iter().map(|v| 1.0 - v).collect(),
-        );
-        boneage_imaging::io::write_png_gray8(p, &inv).unwrap();
-        let mut a = samples.clone();
-        a[1].image = samples[0].image.clone();
-        let same = |s: &[Sample]| -> Vec<f32> {
-            Loader::new(s, 16, 16, DataConfig::default(), 1)
-                .epoch(0, 2, false, false)
-                .next()
-                .unwrap()
-                .unwrap()
-                .images
-        };
-        // Sample 1 inverted reads like its original, which differs from sample 0 by 0.01 only.
-        let (x, y) = (same(&samples), same(&a));
-        let d: f32 = x[256..]
-            .iter()
-            .zip(&y[256..])
-            .map(|(p, q)| (p - q).abs())
-            .sum::<f32>()
-            / 256.0;
-        assert!(d < 0.1, "{d}");
-    }
-
-    #[test]
-    fn letterbox_keeps_aspect() {
-        let img = GrayImage::new(100, 50, 1.0);
-        let f = fit_letterbox(&img, 20, 20);
-        assert_eq!((f.width, f.height), (20, 20));
-        assert_eq!(f.get(10, 0), 0.0);
-        assert_eq!(f.get(10, 10), 1.0);
-    }
-}
+mod tests;
