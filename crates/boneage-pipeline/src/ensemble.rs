@@ -4,7 +4,7 @@
 use boneage_core::Sex;
 use boneage_imaging::registration::Region;
 use boneage_imaging::GrayImage;
-use boneage_nn::bundle::Bundle;
+use boneage_nn::bundle::{Bundle, Calibration};
 use boneage_nn::vgg::Head;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -218,6 +218,71 @@ pub fn fit_weights(preds: &[Vec<f64>], truth: &[f64]) -> Vec<f64> {
     w
 }
 
+/// How the members' weights are chosen from their validation predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weighting {
+    /// [`fit_weights`]: the weights that minimize the validation MAE.
+    Fitted,
+    /// Every member the same weight.
+    Equal,
+}
+
+impl Weighting {
+    /// The weights for `preds[member][case]` against `truth`.
+    pub fn weights(self, preds: &[Vec<f64>], truth: &[f64]) -> Vec<f64> {
+        match self {
+            Weighting::Fitted => fit_weights(preds, truth),
+            Weighting::Equal => vec![1.0 / preds.len().max(1) as f64; preds.len()],
+        }
+    }
+
+    /// In words, for the manifest.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Weighting::Fitted => {
+                "weights >= 0 summing to 1 that minimize the validation MAE (pairwise weight \
+                 moves from the best single member)"
+            }
+            Weighting::Equal => "equal weights",
+        }
+    }
+}
+
+/// The ensemble's MAE on the validation cases when each case is predicted by weights (and a
+/// calibration line, [`Calibration::fit`]) chosen on the other cases only: what the weighting
+/// rule is worth on films it did not see. With few validation films, fitted weights can score
+/// well on the films they were fitted to and worse than equal weights on new ones.
+pub fn leave_one_out_mae(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> f64 {
+    let n = truth.len();
+    if n < 2 || preds.is_empty() {
+        return f64::NAN;
+    }
+    let err: f64 = (0..n)
+        .map(|i| {
+            let keep = |v: &[f64]| -> Vec<f64> {
+                v.iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, x)| *x)
+                    .collect()
+            };
+            let p: Vec<Vec<f64>> = preds.iter().map(|m| keep(m)).collect();
+            let t = keep(truth);
+            let w = rule.weights(&p, &t);
+            let ens = |k: usize, set: &[Vec<f64>]| -> f64 {
+                set.iter().zip(&w).map(|(m, w)| m[k] * w).sum()
+            };
+            let fitted: Vec<f64> = (0..t.len()).map(|k| ens(k, &p)).collect();
+            let mut estimate = ens(i, preds);
+            if let Some(c) = Calibration::fit(&fitted, &t) {
+                estimate = c.apply(estimate);
+            }
+            (estimate - truth[i]).abs()
+        })
+        .sum();
+    err / n as f64
+}
+
 fn weighted_mean(values: &[(f64, f64)]) -> f64 {
     let w: f64 = values.iter().map(|(_, w)| w).sum();
     if w > 0.0 {
@@ -238,6 +303,41 @@ mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn leave_one_out_tells_overfitted_weights_from_useful_ones() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let truth: Vec<f64> = (0..40).map(|i| 6.0 * i as f64).collect();
+        // Eight members of the same quality: fitted weights chase the noise of 40 cases, so on
+        // cases left out they do no better than equal weights; in-sample they look better.
+        let same: Vec<Vec<f64>> = (0..8)
+            .map(|_| {
+                truth
+                    .iter()
+                    .map(|t| t + rng.gen_range(-15.0..15.0))
+                    .collect()
+            })
+            .collect();
+        let loo_fit = leave_one_out_mae(Weighting::Fitted, &same, &truth);
+        let loo_eq = leave_one_out_mae(Weighting::Equal, &same, &truth);
+        let w = fit_weights(&same, &truth);
+        let in_sample: f64 = (0..40)
+            .map(|i| (same.iter().zip(&w).map(|(p, w)| p[i] * w).sum::<f64>() - truth[i]).abs())
+            .sum::<f64>()
+            / 40.0;
+        assert!(in_sample < loo_fit, "{in_sample} vs {loo_fit}");
+        assert!(
+            loo_eq <= loo_fit + 0.5,
+            "equal {loo_eq} vs fitted {loo_fit}"
+        );
+        // One useless member among good ones: fitted weights drop it, equal weights do not.
+        let mut mixed = same[..3].to_vec();
+        mixed.push((0..40).map(|_| rng.gen_range(0.0..240.0)).collect());
+        let loo_fit = leave_one_out_mae(Weighting::Fitted, &mixed, &truth);
+        let loo_eq = leave_one_out_mae(Weighting::Equal, &mixed, &truth);
+        assert!(loo_fit < loo_eq, "fitted {loo_fit} vs equal {loo_eq}");
+        assert_eq!(Weighting::Equal.weights(&mixed, &truth), vec![0.25; 4]);
+    }
 
     #[test]
     fn weights_beat_or_match_the_best_member() {

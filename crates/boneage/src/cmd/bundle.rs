@@ -25,7 +25,7 @@ use boneage_nn::bundle::{
     TtaConfig,
 };
 use boneage_nn::run::TrainedRun;
-use boneage_pipeline::ensemble::fit_weights;
+use boneage_pipeline::ensemble::{leave_one_out_mae, Weighting};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -66,8 +66,21 @@ pub struct BundleArgs {
     /// Start of the bundle id (the last one given counts).
     #[arg(long, default_value = "boneage", overrides_with = "label")]
     pub label: String,
+    /// How the members' weights are chosen on the validation set: `fitted` (the weights that
+    /// minimize its MAE), `equal`, or `auto`: the one whose leave-one-out validation MAE
+    /// (each film predicted by weights and calibration fitted on the others) is lower.
+    #[arg(long, value_enum, default_value_t = WeightsArg::Auto)]
+    pub weights: WeightsArg,
     #[command(flatten)]
     pub device: DeviceFlag,
+}
+
+/// `--weights`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum WeightsArg {
+    Fitted,
+    Equal,
+    Auto,
 }
 
 fn model_files<'a>(dir: &Path, config_name: &'a str) -> anyhow::Result<ModelFiles<'a>> {
@@ -190,7 +203,20 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         ));
     }
     let (_, t) = truth.context("no members")?;
-    let w = fit_weights(&preds, &t);
+    // Each rule's worth on validation films it was not fitted to; `auto` takes the better.
+    let loo = |rule| leave_one_out_mae(rule, &preds, &t);
+    let (loo_fitted, loo_equal) = (loo(Weighting::Fitted), loo(Weighting::Equal));
+    eprintln!(
+        "  leave-one-out validation MAE: fitted weights {loo_fitted:.2}, equal weights \
+         {loo_equal:.2} months"
+    );
+    let rule = match args.weights {
+        WeightsArg::Fitted => Weighting::Fitted,
+        WeightsArg::Equal => Weighting::Equal,
+        WeightsArg::Auto if loo_equal <= loo_fitted => Weighting::Equal,
+        WeightsArg::Auto => Weighting::Fitted,
+    };
+    let w = rule.weights(&preds, &t);
     let ens: Vec<f64> = (0..t.len())
         .map(|i| preds.iter().zip(&w).map(|(p, w)| p[i] * w).sum())
         .collect();
@@ -258,9 +284,11 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
             keypoints,
             members: spec_members,
             ensemble: EnsembleInfo {
-                method: "weights >= 0 summing to 1 that minimize the validation MAE (pairwise \
-                         weight moves from the best single member)"
-                    .into(),
+                method: format!(
+                    "{} (leave-one-out validation MAE: fitted weights {loo_fitted:.2}, equal \
+                     weights {loo_equal:.2} months)",
+                    rule.describe()
+                ),
                 n_valid: t.len(),
                 valid_mae_months: ens_mae,
                 best_single: best.0,
