@@ -8,12 +8,7 @@
 # boneage with --one-at-a-time. Ratio = boneage images/s / peer images/s (> 1: boneage faster).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-./scripts/setup.sh >/dev/null
-source scripts/env.sh
-"$BONEAGE_PYTHON" -c 'import cv2, numpy' 2>/dev/null ||
-  "$BONEAGE_PYTHON" -m pip install --quiet numpy opencv-python-headless
-cargo build --release -q -p boneage
-B=target/release/boneage
+source bench/peer-env.sh
 N=${N:-100}
 BUNDLE="$(realpath "${BUNDLE:-models/bundle}")"
 W=$(mktemp -d)

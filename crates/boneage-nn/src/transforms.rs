@@ -117,6 +117,35 @@ impl Jitter {
     }
 }
 
+/// Gives a configuration struct with the fields `rotation_deg`, `shift_fraction`, `scale`,
+/// `gamma`, `contrast` and `noise_sd` the methods `affine()` and `intensity()`: the shared
+/// transforms its ranges describe. The second argument gives the mirror probability.
+macro_rules! transform_ranges {
+    ($config:ty, $flip:expr) => {
+        impl $config {
+            /// The similarity these ranges describe ([`crate::transforms::RandomAffine`]).
+            pub fn affine(&self) -> $crate::transforms::RandomAffine {
+                $crate::transforms::RandomAffine {
+                    rotation_deg: self.rotation_deg,
+                    shift_fraction: self.shift_fraction,
+                    scale: self.scale,
+                    flip: ($flip)(self),
+                }
+            }
+            /// The grey-value jitter these ranges describe
+            /// ([`crate::transforms::IntensityJitter`]).
+            pub fn intensity(&self) -> $crate::transforms::IntensityJitter {
+                $crate::transforms::IntensityJitter {
+                    gamma: self.gamma,
+                    contrast: self.contrast,
+                    noise_sd: self.noise_sd,
+                }
+            }
+        }
+    };
+}
+pub(crate) use transform_ranges;
+
 #[cfg(test)]
 mod tests {
     use super::*;

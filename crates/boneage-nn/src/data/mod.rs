@@ -8,7 +8,7 @@
 //! image is standardised to zero mean and unit SD. Randomness comes from a ChaCha RNG seeded by
 //! (seed, epoch, batch index), so batches are identical whatever the number of workers.
 
-use crate::transforms::{IntensityJitter, Jitter, RandomAffine};
+use crate::transforms::Jitter;
 use boneage_core::labels::{cumulative_target, scale_age, BINS};
 use boneage_core::Sample;
 use boneage_imaging::intensity::standardize;
@@ -52,25 +52,8 @@ pub struct AugmentConfig {
     pub noise_sd: f64,
 }
 
-impl AugmentConfig {
-    /// The similarity these ranges describe (never a mirror: a left hand stays left).
-    pub fn affine(&self) -> RandomAffine {
-        RandomAffine {
-            rotation_deg: self.rotation_deg,
-            shift_fraction: self.shift_fraction,
-            scale: self.scale,
-            flip: 0.0,
-        }
-    }
-    /// The grey-value jitter these ranges describe.
-    pub fn intensity(&self) -> IntensityJitter {
-        IntensityJitter {
-            gamma: self.gamma,
-            contrast: self.contrast,
-            noise_sd: self.noise_sd,
-        }
-    }
-}
+// Never a mirror: a left hand stays left.
+crate::transforms::transform_ranges!(AugmentConfig, |_: &AugmentConfig| 0.0);
 
 impl Default for AugmentConfig {
     fn default() -> Self {

@@ -15,7 +15,6 @@
 use crate::fit::{self, Fit};
 use crate::segmentation::Letterbox;
 use crate::training::TrainError;
-use crate::transforms::{IntensityJitter, RandomAffine};
 use crate::vgg::{ConfigError, Head, Vgg, VggConfig};
 use boneage_imaging::intensity::standardize;
 use boneage_imaging::spatial::{warp, Affine};
@@ -59,25 +58,7 @@ pub struct KeypointAugment {
     pub noise_sd: f64,
 }
 
-impl KeypointAugment {
-    /// The similarity these ranges describe ([`crate::transforms`]; no mirror).
-    pub fn affine(&self) -> RandomAffine {
-        RandomAffine {
-            rotation_deg: self.rotation_deg,
-            shift_fraction: self.shift_fraction,
-            scale: self.scale,
-            flip: 0.0,
-        }
-    }
-    /// The grey-value jitter these ranges describe.
-    pub fn intensity(&self) -> IntensityJitter {
-        IntensityJitter {
-            gamma: self.gamma,
-            contrast: self.contrast,
-            noise_sd: self.noise_sd,
-        }
-    }
-}
+crate::transforms::transform_ranges!(KeypointAugment, |_: &KeypointAugment| 0.0);
 
 impl Default for KeypointAugment {
     fn default() -> Self {

@@ -9,7 +9,6 @@
 
 use crate::fit::{self, Fit};
 use crate::training::TrainError;
-use crate::transforms::{IntensityJitter, RandomAffine};
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
 use boneage_imaging::quality::looks_inverted;
@@ -53,25 +52,8 @@ pub struct SegAugment {
     pub noise_sd: f64,
 }
 
-impl SegAugment {
-    /// The similarity these ranges describe ([`crate::transforms`]), mirror included.
-    pub fn affine(&self) -> RandomAffine {
-        RandomAffine {
-            rotation_deg: self.rotation_deg,
-            shift_fraction: self.shift_fraction,
-            scale: self.scale,
-            flip: self.flip,
-        }
-    }
-    /// The grey-value jitter these ranges describe (the inversion is drawn on its own).
-    pub fn intensity(&self) -> IntensityJitter {
-        IntensityJitter {
-            gamma: self.gamma,
-            contrast: self.contrast,
-            noise_sd: self.noise_sd,
-        }
-    }
-}
+// The inversion of the grey scale is drawn on its own.
+crate::transforms::transform_ranges!(SegAugment, |a: &SegAugment| a.flip);
 
 impl Default for SegAugment {
     fn default() -> Self {
