@@ -14,16 +14,20 @@
 //! | 6 regions | A whole hand, B carpals, C metacarpals + phalanges (+ TTA views) | [`cut_regions`] |
 //! | 7 members | each age net on its region | [`ensemble::run_members`] |
 //! | 8 ensemble | weighted mean, calibration line | [`ensemble::ensemble`] |
+//! | 9 reading | against the chronological age: difference, SDS, delayed / normal / advanced | [`reading::read`] |
 //!
 //! To add a stage: give it a method here (or in [`front`] for image steps before the nets),
 //! call it from [`Pipeline::assess`] in its place, and put what it finds into [`Assessment`].
 
 pub mod ensemble;
 pub mod front;
+pub mod reading;
 
 pub use ensemble::{MemberValue, Prediction};
 pub use front::{cut_regions, Analysis, FrontEnd};
+pub use reading::ClinicalReading;
 
+use boneage_core::reference::BrushTable;
 use boneage_core::Sex;
 use boneage_imaging::io::{Radiograph, ReadError};
 use boneage_imaging::registration::Region;
@@ -44,6 +48,9 @@ pub enum PipelineError {
     /// No sex given and none in the file header.
     #[error("no sex given (--sex M|F) and none in the file header")]
     NoSex,
+    /// The header's chronological age is not a child's (or not an age).
+    #[error("the file header's patient age: {0}")]
+    BadAge(#[from] boneage_core::age::AgeError),
     /// A stage failed on this file (the message says which file and what failed).
     #[error("{path}: {error}")]
     InFile {
@@ -77,12 +84,37 @@ pub struct Patient {
 }
 
 impl Patient {
-    /// The patient of a radiograph: `sex` when given, else the header's; the header's age.
-    pub fn from_header(r: &Radiograph, sex: Option<Sex>) -> Result<Patient, PipelineError> {
+    /// The patient of a radiograph: what `given` says, the rest from the file header (DICOM:
+    /// PatientSex; the age from PatientBirthDate and StudyDate, else PatientAge). A header age
+    /// outside 0–20 years is an error.
+    pub fn from_header(r: &Radiograph, given: Given) -> Result<Patient, PipelineError> {
+        let header_age = match (given.chronological_age_months, r.meta.age_months) {
+            (None, Some(m)) => Some(boneage_core::age::checked_months(m)?),
+            _ => None,
+        };
         Ok(Patient {
-            sex: sex.or(r.meta.sex).ok_or(PipelineError::NoSex)?,
-            chronological_age_months: r.meta.age_months,
+            sex: given.sex.or(r.meta.sex).ok_or(PipelineError::NoSex)?,
+            chronological_age_months: given.chronological_age_months.or(header_age),
         })
+    }
+}
+
+/// What the caller says about the patient of a film; the file header fills in the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Given {
+    /// Sex, overriding the header's.
+    pub sex: Option<Sex>,
+    /// Chronological age in months (checked by the caller), overriding the header's.
+    pub chronological_age_months: Option<f64>,
+}
+
+impl Given {
+    /// Only the sex.
+    pub fn sex(sex: Option<Sex>) -> Given {
+        Given {
+            sex,
+            chronological_age_months: None,
+        }
     }
 }
 
@@ -109,6 +141,8 @@ pub struct Assessment {
     pub views: Vec<(Region, Vec<GrayImage>)>,
     /// Stages 7–8.
     pub prediction: Prediction,
+    /// Stage 9, when the patient's chronological age is known.
+    pub reading: Option<ClinicalReading>,
     /// Seconds per part.
     pub timings: Timings,
 }
@@ -139,6 +173,8 @@ pub struct Pipeline {
     pub tta: usize,
     /// Seed of the TTA draws.
     pub seed: u64,
+    /// The reference the clinical reading uses.
+    pub reference: BrushTable,
 }
 
 impl Pipeline {
@@ -149,6 +185,7 @@ impl Pipeline {
             bundle,
             tta,
             seed: 0,
+            reference: BrushTable::shipped(),
         }
     }
 
@@ -228,11 +265,20 @@ impl Pipeline {
         }
     }
 
-    /// Stages 7–8 on a radiograph taken through stages 2–6.
+    /// Stages 7–9 on a radiograph taken through stages 2–6.
     fn nets(&self, staged: Staged) -> Assessment {
         let t0 = Instant::now();
         let prediction = self.estimate(&staged.views, staged.patient.sex);
+        let reading = staged.patient.chronological_age_months.map(|age| {
+            reading::read(
+                &self.reference,
+                staged.patient.sex,
+                age,
+                prediction.bone_age_months,
+            )
+        });
         Assessment {
+            reading,
             patient: staged.patient,
             analysis: staged.analysis,
             views: staged.views,
@@ -244,26 +290,28 @@ impl Pipeline {
         }
     }
 
-    /// Stages 1–8 on a radiograph file; `sex` overrides the header's. Errors name the file.
+    /// Stages 1–9 on a radiograph file; what `given` says about the patient overrides the
+    /// header. Errors name the file.
     pub fn assess_file(
         &self,
         path: &Path,
-        sex: Option<Sex>,
+        given: Given,
     ) -> Result<(Radiograph, Assessment), PipelineError> {
-        let (r, staged) = self.stager().stage_file(path, sex)?;
+        let (r, staged) = self.stager().stage_file(path, given)?;
         Ok((r, self.nets(staged)))
     }
 
-    /// Stages 1–8 on many radiograph files, overlapped: a second thread reads, segments,
+    /// Stages 1–9 on many radiograph files, overlapped: a second thread reads, segments,
     /// registers and cuts the regions of the next film while the member nets read this one
     /// (one film at most waits between the two). `on_result` gets every file's result in the
     /// order given, as [`Pipeline::assess_file`] would return it; when it returns `false` no
     /// further file is started. Results are the same as one by one.
     ///
-    /// Each file comes with the sex to use (`None`: the DICOM header's). On a CPU the two
+    /// Each file comes with what the caller says about its patient (the header fills in the
+    /// rest). On a CPU the two
     /// threads share the cores: libtorch's own threads are best set to about half of them
     /// (`tch::set_num_threads`) by the caller.
-    pub fn assess_files<F>(&self, files: &[(PathBuf, Option<Sex>)], mut on_result: F)
+    pub fn assess_files<F>(&self, files: &[(PathBuf, Given)], mut on_result: F)
     where
         F: FnMut(&Path, Result<(Radiograph, Assessment), PipelineError>) -> bool,
     {
@@ -271,8 +319,8 @@ impl Pipeline {
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
-                for (path, sex) in files {
-                    let staged = stager.stage_file(path, *sex);
+                for (path, given) in files {
+                    let staged = stager.stage_file(path, *given);
                     if tx.send((path, staged)).is_err() {
                         break;
                     }
@@ -343,17 +391,61 @@ impl Stager<'_> {
     }
 
     /// Stages 1–6 on a radiograph file; errors name the file.
-    fn stage_file(
-        &self,
-        path: &Path,
-        sex: Option<Sex>,
-    ) -> Result<(Radiograph, Staged), PipelineError> {
+    fn stage_file(&self, path: &Path, given: Given) -> Result<(Radiograph, Staged), PipelineError> {
         let t0 = Instant::now();
         let r = read(path)?;
         let read_s = t0.elapsed().as_secs_f64();
-        let patient = Patient::from_header(&r, sex).map_err(|e| e.in_file(path))?;
+        let patient = Patient::from_header(&r, given).map_err(|e| e.in_file(path))?;
         let mut staged = self.stage(&r.image, patient).map_err(|e| e.in_file(path))?;
         staged.timings.read = read_s;
         Ok((r, staged))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use boneage_imaging::io::{Photometric, RadiographMeta, SourceFormat};
+
+    fn film(sex: Option<Sex>, age_months: Option<f64>) -> Radiograph {
+        let mut meta = RadiographMeta::new(
+            Path::new("hand.dcm"),
+            SourceFormat::Dicom,
+            12,
+            Photometric::Monochrome2,
+        );
+        meta.sex = sex;
+        meta.age_months = age_months;
+        Radiograph {
+            image: GrayImage::new(4, 4, 0.0),
+            meta,
+        }
+    }
+
+    #[test]
+    fn the_patient_comes_from_the_caller_then_the_header() {
+        let header = film(Some(Sex::Female), Some(121.5));
+        let p = Patient::from_header(&header, Given::default()).unwrap();
+        assert_eq!(p.sex, Sex::Female);
+        assert_eq!(p.chronological_age_months, Some(121.5));
+        let given = Given {
+            sex: Some(Sex::Male),
+            chronological_age_months: Some(60.0),
+        };
+        let p = Patient::from_header(&header, given).unwrap();
+        assert_eq!((p.sex, p.chronological_age_months), (Sex::Male, Some(60.0)));
+        // No sex anywhere; an adult's age in the header (PatientAge 045Y): clear errors.
+        let e = Patient::from_header(&film(None, None), Given::default()).unwrap_err();
+        assert!(e.to_string().contains("no sex"), "{e}");
+        let e = Patient::from_header(&film(Some(Sex::Male), Some(540.0)), Given::default())
+            .unwrap_err()
+            .in_file(Path::new("hand.dcm"));
+        assert!(
+            e.to_string().contains("hand.dcm") && e.to_string().contains("540"),
+            "{e}"
+        );
+        // The caller's age wins over a wrong header age.
+        let p = Patient::from_header(&film(Some(Sex::Male), Some(540.0)), given).unwrap();
+        assert_eq!(p.chronological_age_months, Some(60.0));
     }
 }

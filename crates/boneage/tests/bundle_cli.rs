@@ -218,6 +218,8 @@ fn predict_reads_the_sex_from_a_dicom_header() {
     put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "2.25.987654321");
     put(&mut obj, tags::MODALITY, VR::CS, "DX");
     put(&mut obj, tags::PATIENT_SEX, VR::CS, "F");
+    put(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, "20100315");
+    put(&mut obj, tags::STUDY_DATE, VR::DA, "20200315");
     put(
         &mut obj,
         tags::PHOTOMETRIC_INTERPRETATION,
@@ -254,6 +256,13 @@ fn predict_reads_the_sex_from_a_dicom_header() {
     std::fs::write(&dcm, bytes).unwrap();
     let v = predict(&w.bundle, &[], &dcm);
     assert_eq!(v["sex"], "F");
+    // Born 2010-03-15, imaged 2020-03-15: 3653 days, 120.0 months; the reading is made.
+    let age = v["chronological_age_months"].as_f64().unwrap();
+    assert!((age - 3653.0 / 30.4375).abs() < 0.01, "{v}");
+    assert!(v["sds"].as_f64().is_some(), "{v}");
+    // The flag overrides the header.
+    let v60 = predict(&w.bundle, &["--chronological-age-months", "60"], &dcm);
+    assert_eq!(v60["chronological_age_months"], 60.0);
     // The same pixels as PNG, sex given: the same estimate.
     let vp = predict(&w.bundle, &["--sex", "F"], &w.test.join("images/2.png"));
     let (a, b) = (
@@ -261,6 +270,94 @@ fn predict_reads_the_sex_from_a_dicom_header() {
         vp["bone_age_months"].as_f64().unwrap(),
     );
     assert!((a - b).abs() < 3.0, "DICOM {a} vs PNG {b}");
+}
+
+fn predict_reads_the_bone_age_against_the_chronological_age() {
+    use boneage_core::reference::BrushTable;
+    use boneage_core::Sex;
+    let w = world();
+    let img = w.test.join("images/3.png");
+    // No age given: no reading.
+    let v = predict(&w.bundle, &["--sex", "F"], &img);
+    assert!(v.get("sds").is_none(), "{v}");
+    let t = BrushTable::shipped();
+    for (sex, flags) in [
+        (
+            Sex::Female,
+            vec!["--sex", "F", "--chronological-age-months", "100"],
+        ),
+        (
+            Sex::Male,
+            vec![
+                "--sex",
+                "M",
+                "--birth-date",
+                "2011-05-20",
+                "--study-date",
+                "2019-09-20",
+            ],
+        ),
+    ] {
+        let v = predict(&w.bundle, &flags, &img);
+        let ba = v["bone_age_months"].as_f64().unwrap();
+        let age = v["chronological_age_months"].as_f64().unwrap();
+        if sex == Sex::Female {
+            assert_eq!(age, 100.0);
+        } else {
+            // 2011-05-20 to 2019-09-20: 3045 days.
+            assert!((age - 3045.0 / 30.4375).abs() < 0.01, "{age}");
+        }
+        let (mean, sd) = t.at(sex, age).unwrap();
+        let sds = (ba - mean) / sd;
+        assert!((v["sds"].as_f64().unwrap() - sds).abs() < 0.01, "{v}");
+        let reading = if sds < -2.0 {
+            "delayed"
+        } else if sds > 2.0 {
+            "advanced"
+        } else {
+            "normal"
+        };
+        assert_eq!(v["reading"], reading, "{v}");
+        assert!(
+            (v["bone_age_minus_chronological_months"].as_f64().unwrap() - (ba - age)).abs() < 0.02
+        );
+        assert!(v["reference"].as_str().unwrap().contains("Greulich"));
+    }
+    // Beyond the girls' table: the difference, no SDS, and why.
+    let v = predict(
+        &w.bundle,
+        &["--sex", "F", "--chronological-age-months", "220"],
+        &img,
+    );
+    assert!(v["sds"].is_null(), "{v}");
+    assert!(
+        v["reading_unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("outside"),
+        "{v}"
+    );
+    // Ages that are not a child's, dates the wrong way round: clear errors, nothing printed.
+    for (flags, says) in [
+        (vec!["--chronological-age-months", "300"], "not an age"),
+        (vec!["--chronological-age-months", "-3"], "not an age"),
+        (
+            vec!["--birth-date", "2015-01-01", "--study-date", "2014-12-31"],
+            "before the birth date",
+        ),
+        (
+            vec!["--birth-date", "2015-02-30", "--study-date", "2016-01-01"],
+            "not a date",
+        ),
+    ] {
+        let mut args = vec!["predict", "--model", s(&w.bundle), "--sex", "F"];
+        args.extend(flags.iter().copied());
+        args.push(s(&img));
+        let o = boneage(&args);
+        assert!(!o.status.success(), "{flags:?}");
+        assert!(stderr(&o).contains(says), "{flags:?}: {}", stderr(&o));
+        assert!(o.stdout.is_empty());
+    }
 }
 
 fn results_table_covers_regions_heads_sexes_and_stages() {
@@ -363,6 +460,7 @@ fn bundle_pipeline_end_to_end() {
     bundle_holds_every_model_with_hashes_and_fitted_weights();
     predict_runs_the_whole_pipeline();
     predict_reads_the_sex_from_a_dicom_header();
+    predict_reads_the_bone_age_against_the_chronological_age();
     results_table_covers_regions_heads_sexes_and_stages();
     a_changed_bundle_file_is_refused_by_name();
     let _ = std::fs::remove_dir_all(&world().dir);

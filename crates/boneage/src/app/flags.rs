@@ -87,3 +87,40 @@ impl TtaFlag {
         }
     }
 }
+
+/// `--chronological-age-months M`, or `--birth-date` and `--study-date`: the patient's age, that
+/// the bone age is read against (difference, SDS, delayed / normal / advanced). A DICOM file's
+/// header gives it when these are left out.
+#[derive(Args, Debug, Clone, Default)]
+pub struct AgeFlags {
+    /// Chronological age of the patient at the study, in months (0-240).
+    #[arg(long, allow_negative_numbers = true, conflicts_with_all = ["birth_date", "study_date"])]
+    pub chronological_age_months: Option<f64>,
+    /// Birth date of the patient, YYYY-MM-DD (with --study-date).
+    #[arg(long, requires = "study_date")]
+    pub birth_date: Option<String>,
+    /// Date the radiograph was taken, YYYY-MM-DD (with --birth-date).
+    #[arg(long, requires = "birth_date")]
+    pub study_date: Option<String>,
+}
+
+impl AgeFlags {
+    /// The chronological age in months, checked (0-20 years, the study not before the birth).
+    pub fn months(&self) -> anyhow::Result<Option<f64>> {
+        use anyhow::Context;
+        use boneage_core::age::{checked_months, chronological_months};
+        match (
+            &self.chronological_age_months,
+            &self.birth_date,
+            &self.study_date,
+        ) {
+            (Some(m), _, _) => Ok(Some(
+                checked_months(*m).context("--chronological-age-months")?,
+            )),
+            (None, Some(b), Some(s)) => Ok(Some(
+                chronological_months(b, s).context("--birth-date / --study-date")?,
+            )),
+            _ => Ok(None),
+        }
+    }
+}

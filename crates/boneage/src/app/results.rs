@@ -109,7 +109,7 @@ pub fn bundle_results(
                 let path = s.image.clone().with_context(|| {
                     format!("{}: no image found for id {}", data.display(), s.id)
                 })?;
-                Ok((path, Some(s.sex)))
+                Ok((path, boneage_pipeline::Given::sex(Some(s.sex))))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
     let mut preds: Vec<Prediction> = Vec::with_capacity(ds.samples.len());

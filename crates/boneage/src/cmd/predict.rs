@@ -18,13 +18,13 @@
 //! radiograph goes through `boneage_pipeline::Pipeline::assess_file`.
 
 use crate::app::debug::{stem_of, write_debug};
-use crate::app::flags::{DeviceFlag, TtaFlag};
+use crate::app::flags::{AgeFlags, DeviceFlag, TtaFlag};
 use crate::app::models::{load_bundle, share_cores_with_overlap};
 use anyhow::Context;
 use boneage_core::{Sample, Sex};
 use boneage_imaging::read_radiograph;
 use boneage_nn::run::TrainedRun;
-use boneage_pipeline::{Patient, Pipeline};
+use boneage_pipeline::{Given, Patient, Pipeline};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -39,6 +39,8 @@ pub struct PredictArgs {
     /// Sex of the patient(s): M or F. May be left out for DICOM files that carry PatientSex.
     #[arg(long)]
     pub sex: Option<String>,
+    #[command(flatten)]
+    pub age: AgeFlags,
     #[command(flatten)]
     pub tta: TtaFlag,
     /// Seed of the TTA draws.
@@ -65,9 +67,13 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         Some(s) => Some(s.parse().with_context(|| format!("--sex {s}"))?),
         None => None,
     };
+    let given = Given {
+        sex,
+        chronological_age_months: args.age.months()?,
+    };
     let device = args.device.resolve()?;
     if let Some(run) = &args.run {
-        return predict_run(run, sex, &args.images, device);
+        return predict_run(run, given, &args.images, device);
     }
     let bundle = load_bundle(args.model.as_deref(), device)?;
     let tta = args.tta.views(bundle.manifest.tta.views)?;
@@ -81,14 +87,14 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
     let mut debug_names = std::collections::HashSet::new();
     if args.one_at_a_time {
         for path in &args.images {
-            let (r, a) = pipeline.assess_file(path, sex)?;
+            let (r, a) = pipeline.assess_file(path, given)?;
             print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names)?;
         }
         return Ok(());
     }
     // The next film is read and registered while the nets read this one.
     share_cores_with_overlap();
-    let files: Vec<_> = args.images.iter().map(|p| (p.clone(), sex)).collect();
+    let files: Vec<_> = args.images.iter().map(|p| (p.clone(), given)).collect();
     let mut failure = None;
     pipeline.assess_files(&files, |path, result| {
         let written = result
@@ -154,6 +160,24 @@ fn print_one(
             "total": round3(t.read + t.front + t.regions + t.nets),
         },
     });
+    let mut obj = obj;
+    if let Some(c) = &a.reading {
+        // Stage 9: the bone age against the chronological age.
+        let round = |v: Option<f64>| v.map(round2);
+        let fields = serde_json::json!({
+            "chronological_age_months": round2(c.chronological_age_months),
+            "bone_age_minus_chronological_months": round2(c.bone_age_minus_chronological_months),
+            "sds": c.sds.map(|v| (v * 1000.0).round() / 1000.0),
+            "reading": c.reading,
+            "reference": c.reference,
+            "reference_mean_months": round(c.reference_mean_months),
+            "reference_sd_months": round(c.reference_sd_months),
+            "reading_unavailable": c.unavailable,
+        });
+        if let (Some(o), Some(f)) = (obj.as_object_mut(), fields.as_object()) {
+            o.extend(f.clone());
+        }
+    }
     println!("{}", serde_json::to_string(&obj)?);
     Ok(())
 }
@@ -165,7 +189,7 @@ fn round3(v: f64) -> f64 {
 /// The single-run path: one net on the whole image.
 fn predict_run(
     run: &Path,
-    sex: Option<Sex>,
+    given: Given,
     images: &[PathBuf],
     device: boneage_nn::Device,
 ) -> anyhow::Result<()> {
@@ -173,7 +197,7 @@ fn predict_run(
     for path in images {
         // Read once here to check the file and take sex from the header if needed.
         let r = read_radiograph(path)?;
-        let sex = Patient::from_header(&r, sex)
+        let sex = Patient::from_header(&r, given)
             .map_err(|e| e.in_file(path))?
             .sex;
         let sample = Sample {

@@ -1,6 +1,7 @@
 //! Header fields bone age needs: pixel spacing, patient age (PatientAge or dates).
 
 use super::*;
+pub(super) use boneage_core::age::{days_from_civil, parse_date as parse_da};
 
 pub(super) fn read_header_fields(
     path: &Path,
@@ -125,49 +126,4 @@ pub(super) fn parse_age_string(s: &str) -> Option<f64> {
         'Y' => Some(n * 12.0),
         _ => None,
     }
-}
-
-/// A DICOM DA value (`YYYYMMDD`, or the old `YYYY.MM.DD`) as (year, month, day).
-pub(super) fn parse_da(s: &str) -> Option<(i64, u32, u32)> {
-    let digits: String = s
-        .trim()
-        .chars()
-        .filter(|c| *c != '.' && *c != '-')
-        .collect();
-    if digits.len() != 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let y: i64 = digits[0..4].parse().ok()?;
-    let m: u32 = digits[4..6].parse().ok()?;
-    let d: u32 = digits[6..8].parse().ok()?;
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m) || d == 0 || d > month_days[(m - 1) as usize] {
-        return None;
-    }
-    Some((y, m, d))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-pub(super) fn days_from_civil((y, m, d): (i64, u32, u32)) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }

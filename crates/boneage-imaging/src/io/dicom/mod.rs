@@ -107,8 +107,7 @@ use pixels::*;
 
 type DicomFile = FileDicomObject<InMemDicomObject>;
 
-/// Days per month used for every age conversion (365.25 / 12).
-const DAYS_PER_MONTH: f64 = 30.4375;
+pub(crate) use boneage_core::age::DAYS_PER_MONTH;
 
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
