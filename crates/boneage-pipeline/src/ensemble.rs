@@ -4,7 +4,7 @@
 use boneage_core::Sex;
 use boneage_imaging::registration::Region;
 use boneage_imaging::GrayImage;
-use boneage_nn::bundle::{Bundle, Calibration};
+use boneage_nn::bundle::{Bundle, Calibration, IntervalInfo};
 use boneage_nn::vgg::Head;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -47,6 +47,9 @@ pub struct Prediction {
     pub members: Vec<MemberValue>,
     /// Number of views per region (1 = no TTA).
     pub tta: usize,
+    /// The bundle's prediction interval around the estimate (`[low, high]`, months), when the
+    /// bundle has one.
+    pub interval_months: Option<[f64; 2]>,
 }
 
 impl Prediction {
@@ -108,6 +111,11 @@ pub fn ensemble(bundle: &Bundle, members: Vec<MemberValue>, views: usize) -> Pre
     if let Some(c) = &bundle.manifest.calibration {
         p.bone_age_months = c.apply(p.bone_age_months);
     }
+    p.interval_months = bundle
+        .manifest
+        .interval
+        .as_ref()
+        .map(|i| i.around(p.bone_age_months, p.spread_months));
     p
 }
 
@@ -150,6 +158,7 @@ pub fn combine(members: Vec<MemberValue>, tta: usize) -> Prediction {
         sd(&all.iter().map(|(v, _)| *v).collect::<Vec<_>>())
     };
     Prediction {
+        interval_months: None,
         bone_age_months: mean,
         spread_months: spread,
         by_region,
@@ -253,11 +262,25 @@ impl Weighting {
 /// rule is worth on films it did not see. With few validation films, fitted weights can score
 /// well on the films they were fitted to and worse than equal weights on new ones.
 pub fn leave_one_out_mae(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> f64 {
-    let n = truth.len();
-    if n < 2 || preds.is_empty() {
+    let est = leave_one_out_estimates(rule, preds, truth);
+    if est.is_empty() {
         return f64::NAN;
     }
-    let err: f64 = (0..n)
+    est.iter()
+        .zip(truth)
+        .map(|(e, t)| (e - t).abs())
+        .sum::<f64>()
+        / est.len() as f64
+}
+
+/// Each validation case's estimate from weights and calibration fitted on the other cases
+/// (empty with fewer than two cases).
+pub fn leave_one_out_estimates(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> Vec<f64> {
+    let n = truth.len();
+    if n < 2 || preds.is_empty() {
+        return Vec::new();
+    }
+    (0..n)
         .map(|i| {
             let keep = |v: &[f64]| -> Vec<f64> {
                 v.iter()
@@ -273,14 +296,90 @@ pub fn leave_one_out_mae(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> 
                 set.iter().zip(&w).map(|(m, w)| m[k] * w).sum()
             };
             let fitted: Vec<f64> = (0..t.len()).map(|k| ens(k, &p)).collect();
-            let mut estimate = ens(i, preds);
-            if let Some(c) = Calibration::fit(&fitted, &t) {
-                estimate = c.apply(estimate);
+            let estimate = ens(i, preds);
+            match Calibration::fit(&fitted, &t) {
+                Some(c) => c.apply(estimate),
+                None => estimate,
             }
-            (estimate - truth[i]).abs()
         })
-        .sum();
-    err / n as f64
+        .collect()
+}
+
+/// The members' spread for each case: the SD of their estimates around the weighted mean,
+/// weighted as the ensemble weights them (as [`Prediction::spread_months`]).
+pub fn spreads(preds: &[Vec<f64>], weights: &[f64]) -> Vec<f64> {
+    let n = preds.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|i| {
+            let members: Vec<MemberValue> = preds
+                .iter()
+                .zip(weights)
+                .map(|(p, &w)| MemberValue {
+                    name: String::new(),
+                    region: String::new(),
+                    head: Head::Regression,
+                    bone_age_months: p[i],
+                    tta_sd_months: 0.0,
+                    weight: w,
+                })
+                .collect();
+            combine(members, 1).spread_months
+        })
+        .collect()
+}
+
+/// A split-conformal prediction interval of nominal `coverage` from validation cases: the
+/// absolute errors of estimates the cases did not help fit (e.g.
+/// [`leave_one_out_estimates`]) and the members' spread per case. Two forms are calibrated to
+/// the same coverage — a constant half-width (the ⌈(n+1)·coverage⌉-th smallest error) and one
+/// proportional to the spread plus one month — and the one whose intervals are narrower on
+/// average is taken.
+pub fn fit_interval(errors: &[f64], spreads: &[f64], coverage: f64) -> Option<IntervalInfo> {
+    let n = errors.len();
+    if n < 10 || spreads.len() != n {
+        return None;
+    }
+    let quantile = |mut v: Vec<f64>| -> f64 {
+        v.sort_by(f64::total_cmp);
+        let k = (((n + 1) as f64 * coverage).ceil() as usize).clamp(1, n);
+        v[k - 1]
+    };
+    let constant = quantile(errors.to_vec());
+    let factor = quantile(
+        errors
+            .iter()
+            .zip(spreads)
+            .map(|(e, s)| e / (s + 1.0))
+            .collect(),
+    );
+    let mean_spread = spreads.iter().sum::<f64>() / n as f64;
+    let scaled_width = factor * (mean_spread + 1.0);
+    let pct = (coverage * 100.0).round();
+    Some(if scaled_width < constant {
+        IntervalInfo {
+            coverage,
+            half_width_months: factor,
+            spread_factor: factor,
+            method: format!(
+                "split conformal on {n} validation films' leave-one-out errors, scaled by the \
+                 members' spread + 1 month: the {pct}% quantile of error / (spread + 1) \
+                 (mean half-width {scaled_width:.1} against {constant:.1} for a constant one)"
+            ),
+            n_valid: n,
+        }
+    } else {
+        IntervalInfo {
+            coverage,
+            half_width_months: constant,
+            spread_factor: 0.0,
+            method: format!(
+                "split conformal on {n} validation films' leave-one-out errors: their {pct}% \
+                 quantile as a constant half-width (narrower than scaling by the members' \
+                 spread, {scaled_width:.1} months on average)"
+            ),
+            n_valid: n,
+        }
+    })
 }
 
 fn weighted_mean(values: &[(f64, f64)]) -> f64 {
@@ -337,6 +436,48 @@ mod tests {
         let loo_eq = leave_one_out_mae(Weighting::Equal, &mixed, &truth);
         assert!(loo_fit < loo_eq, "fitted {loo_fit} vs equal {loo_eq}");
         assert_eq!(Weighting::Equal.weights(&mixed, &truth), vec![0.25; 4]);
+    }
+
+    #[test]
+    fn conformal_intervals_cover_new_cases_at_their_nominal_rate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let mut normal = move || {
+            let (u1, u2): (f64, f64) = (rng.gen_range(1e-9..1.0), rng.gen());
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        };
+        // Errors that grow with the members' spread: the scaled form is narrower.
+        let draw = |n: usize, normal: &mut dyn FnMut() -> f64| -> (Vec<f64>, Vec<f64>) {
+            (0..n)
+                .map(|i| {
+                    let spread = 1.0 + (i % 20) as f64;
+                    ((2.0 * spread * normal()).abs(), spread)
+                })
+                .unzip()
+        };
+        let (err, spr) = draw(400, &mut normal);
+        let iv = fit_interval(&err, &spr, 0.95).unwrap();
+        assert!(iv.spread_factor > 0.0, "{iv:?}");
+        let (new_err, new_spr) = draw(4000, &mut normal);
+        let covered = new_err
+            .iter()
+            .zip(&new_spr)
+            .filter(|(e, s)| {
+                let [lo, hi] = iv.around(100.0, **s);
+                (lo..=hi).contains(&(100.0 + **e))
+            })
+            .count() as f64
+            / 4000.0;
+        assert!((0.93..=0.97).contains(&covered), "coverage {covered}");
+        // Errors that do not depend on the spread: a constant half-width, also 95%.
+        let err: Vec<f64> = (0..400).map(|_| (8.0 * normal()).abs()).collect();
+        let iv = fit_interval(&err, &spr, 0.95).unwrap();
+        assert_eq!(iv.spread_factor, 0.0, "{iv:?}");
+        assert!((iv.half_width_months - 1.96 * 8.0).abs() < 2.0, "{iv:?}");
+        assert_eq!(iv.around(5.0, 3.0)[0], 0.0, "kept within 0-240 months");
+        assert!(
+            fit_interval(&err[..5], &spr[..5], 0.95).is_none(),
+            "too few cases"
+        );
     }
 
     #[test]

@@ -155,10 +155,16 @@ fn bundle_holds_every_model_with_hashes_and_fitted_weights() {
     assert_eq!(members[2]["arch"], "inception_v3");
     assert_eq!(members[2]["input"], serde_json::json!([80, 80]));
     let ens = &m["ensemble"];
+    // The weighting rule is chosen by leave-one-out and says so.
     assert!(
-        ens["valid_mae_months"].as_f64().unwrap()
-            <= ens["best_single_valid_mae_months"].as_f64().unwrap() + 1e-9
+        ens["method"].as_str().unwrap().contains("leave-one-out"),
+        "{ens}"
     );
+    // A 95% interval fitted on the 24 validation films.
+    let iv = &m["interval"];
+    assert_eq!(iv["coverage"], 0.95, "{iv}");
+    assert_eq!(iv["n_valid"], 24);
+    assert!(iv["half_width_months"].as_f64().unwrap() > 0.0, "{iv}");
 }
 
 fn predict_runs_the_whole_pipeline() {
@@ -173,6 +179,9 @@ fn predict_runs_the_whole_pipeline() {
     let age = v["bone_age_months"].as_f64().unwrap();
     assert!((0.0..=240.0).contains(&age), "{v}");
     assert!(v["spread_months"].as_f64().unwrap() >= 0.0);
+    let iv = v["interval_months"].as_array().unwrap();
+    let (lo, hi) = (iv[0].as_f64().unwrap(), iv[1].as_f64().unwrap());
+    assert!(lo <= age && age <= hi && hi > lo, "{v}");
     assert_eq!(v["tta"], 3);
     assert_eq!(v["members"].as_array().unwrap().len(), 3);
     assert!(v["by_region"]["A"].is_number() && v["by_region"]["B"].is_number());

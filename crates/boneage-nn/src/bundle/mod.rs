@@ -221,6 +221,35 @@ impl Calibration {
     }
 }
 
+/// A prediction interval for the bone age, calibrated on validation residuals (split
+/// conformal): half-width `half_width_months + spread_factor × spread`, where spread is the SD
+/// of the members' estimates for that film.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntervalInfo {
+    /// Nominal coverage (0.95: 95 of 100 films' true bone age inside their interval).
+    pub coverage: f64,
+    /// The constant part of the half-width, months.
+    pub half_width_months: f64,
+    /// The part proportional to the members' spread.
+    pub spread_factor: f64,
+    /// How it was fitted, in words.
+    pub method: String,
+    /// Validation films it was fitted on.
+    pub n_valid: usize,
+}
+
+impl IntervalInfo {
+    /// The interval around an estimate with the members' spread, kept within 0–240 months.
+    pub fn around(&self, estimate_months: f64, spread_months: f64) -> [f64; 2] {
+        let h = self.half_width_months + self.spread_factor * spread_months;
+        [
+            (estimate_months - h).max(0.0),
+            (estimate_months + h).min(240.0),
+        ]
+    }
+}
+
 /// The bundle measured on a held-out test set it was neither trained nor weighted on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -232,6 +261,9 @@ pub struct TestReport {
     pub ensemble: boneage_core::metrics::Evaluation,
     /// Each member's test MAE, months.
     pub members: BTreeMap<String, f64>,
+    /// Share of the test films whose bone age lies inside their interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_coverage: Option<f64>,
 }
 
 /// `manifest.json`.
@@ -260,6 +292,9 @@ pub struct Manifest {
     /// The line applied to the ensemble's estimate, when one helped on validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<Calibration>,
+    /// The prediction interval, when fitted (`boneage bundle`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<IntervalInfo>,
     /// The bundle on its held-out test set, when one was given to `boneage bundle --test`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestReport>,

@@ -23,6 +23,8 @@ pub struct BundleSpec<'a> {
     pub ensemble: EnsembleInfo,
     pub tta: TtaConfig,
     pub calibration: Option<Calibration>,
+    /// The prediction interval, when fitted.
+    pub interval: Option<IntervalInfo>,
     pub test: Option<TestReport>,
 }
 
@@ -184,6 +186,7 @@ fn fill_bundle(tmp: &Path, spec: BundleSpec) -> Result<Manifest, BundleError> {
         ensemble: spec.ensemble,
         tta: spec.tta,
         calibration: spec.calibration,
+        interval: spec.interval,
         test: spec.test,
         files,
     };

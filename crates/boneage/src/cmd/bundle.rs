@@ -21,11 +21,13 @@ use crate::app::flags::DeviceFlag;
 use anyhow::{bail, Context};
 use boneage_core::metrics::{Case, Evaluation};
 use boneage_nn::bundle::{
-    region_of, write_bundle, BundleSpec, Calibration, EnsembleInfo, Member, ModelFiles, TestReport,
-    TtaConfig,
+    region_of, write_bundle, BundleSpec, Calibration, EnsembleInfo, IntervalInfo, Member,
+    ModelFiles, TestReport, TtaConfig,
 };
 use boneage_nn::run::TrainedRun;
-use boneage_pipeline::ensemble::{leave_one_out_mae, Weighting};
+use boneage_pipeline::ensemble::{
+    fit_interval, leave_one_out_estimates, leave_one_out_mae, spreads, Weighting,
+};
 use clap::Args;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -217,6 +219,19 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         WeightsArg::Auto => Weighting::Fitted,
     };
     let w = rule.weights(&preds, &t);
+    // A 95% interval from the errors on validation films the weights did not see.
+    let errors: Vec<f64> = leave_one_out_estimates(rule, &preds, &t)
+        .iter()
+        .zip(&t)
+        .map(|(e, t)| (e - t).abs())
+        .collect();
+    let interval = fit_interval(&errors, &spreads(&preds, &w), 0.95);
+    if let Some(i) = &interval {
+        eprintln!(
+            "  95% interval: ±({:.2} + {:.2} x spread) months ({})",
+            i.half_width_months, i.spread_factor, i.method
+        );
+    }
     let ens: Vec<f64> = (0..t.len())
         .map(|i| preds.iter().zip(&w).map(|(p, w)| p[i] * w).sum())
         .collect();
@@ -260,6 +275,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
             &test_preds,
             &w,
             calibration.as_ref(),
+            interval.as_ref(),
             train_mean.context("the member runs do not record their training mean")?,
             &format!("{} ({})", args.test_name, dir.display()),
         )?),
@@ -300,6 +316,7 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
                 ..TtaConfig::default()
             },
             calibration,
+            interval,
             test,
         },
     )?;
@@ -336,6 +353,7 @@ fn test_report(
     preds: &[(String, Vec<boneage_core::Sample>, Vec<f64>)],
     weights: &[f64],
     calibration: Option<&Calibration>,
+    interval: Option<&IntervalInfo>,
     train_mean: f64,
     set: &str,
 ) -> anyhow::Result<TestReport> {
@@ -362,6 +380,24 @@ fn test_report(
         })
         .collect();
     let ensemble = Evaluation::of(&cases, train_mean);
+    let member_preds: Vec<Vec<f64>> = preds.iter().map(|(_, _, p)| p.clone()).collect();
+    let interval_coverage = interval.map(|i| {
+        let inside = cases
+            .iter()
+            .zip(spreads(&member_preds, weights))
+            .filter(|(c, s)| {
+                let [lo, hi] = i.around(c.pred_months, *s);
+                (lo..=hi).contains(&c.truth_months)
+            })
+            .count();
+        inside as f64 / cases.len().max(1) as f64
+    });
+    if let Some(c) = interval_coverage {
+        eprintln!(
+            "  test: {:.1}% of the films inside their 95% interval",
+            100.0 * c
+        );
+    }
     eprintln!(
         "  test ({} images): ensemble MAE {:.2} months, mean predictor {:.2}",
         samples.len(),
@@ -375,6 +411,7 @@ fn test_report(
         set: set.to_string(),
         ensemble,
         members,
+        interval_coverage,
     })
 }
 

@@ -143,6 +143,7 @@ fn print_one(
             "tta_sd_months": round2(m.tta_sd_months), "weight": m.weight,
         })).collect::<Vec<_>>(),
         "tta": p.tta,
+        "interval_months": p.interval_months.map(|[lo, hi]| [round2(lo), round2(hi)]),
         "warnings": a.warnings(),
         "keypoints": kp.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
         "thumb_residual_px": round2(kp.thumb_residual),
