@@ -10,12 +10,14 @@
 #      validation, 91 test, stratified by sex and age, seed 900), the built-in segmentation
 #      model, phantom pre-training (1200 registered phantoms, 6 epochs per member) and the
 #      recipe configs/real/ensemble.json (a regression and a 240-bin classification VGG net for
-#      each of regions A 176x224, B 160x160 and C 192x160, 16 epochs of real fine-tuning),
-#      ensemble weights fitted on the validation split, the test split's figures in the
-#      manifest, and the results table on the raw test radiographs (WORK/results);
+#      each of regions A 176x224, B 160x160 and C 192x160, 16 epochs of real fine-tuning, the
+#      B and C nets again with other seeds, a region-A net trained on the real films alone),
+#      the weighting rule (fitted or equal, by leave-one-out), calibration and 95% interval
+#      fitted on the validation split, the test split's figures in the manifest, and the
+#      results table on the raw test radiographs (WORK/results);
 #   3. the bundle copied into models/bundle/; rebuild the binary to embed it.
 #
-# About 1.5 hours on 2 cores; every stage is resumable (run it again after a stop). Work files
+# About 2.2 hours on 2 cores; every stage is resumable (run it again after a stop). Work files
 # go to WORK (default out/bundle-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +49,7 @@ fi
 scripts/train-bundle.sh --labels "$RSNA900/labels.csv" --images "$RSNA900/images" \
   --work "$WORK" --split "$SPLIT" --recipe configs/real/ensemble.json \
   --keypoints "$WORK/keypoints" --pretrain-phantoms 1200 --pretrain-epochs 6 \
-  --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; ensemble weights fitted on 89 real validation radiographs; research use only" \
+  --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; weighting rule, calibration and 95% interval fitted on 89 real validation radiographs; research use only" \
   --test-name "91 held-out real RSNA radiographs (data/rsna-900-split/test.csv)"
 
 rm -rf models/bundle

@@ -257,12 +257,17 @@ impl Weighting {
     }
 }
 
-/// The ensemble's MAE on the validation cases when each case is predicted by weights (and a
-/// calibration line, [`Calibration::fit`]) chosen on the other cases only: what the weighting
-/// rule is worth on films it did not see. With few validation films, fitted weights can score
-/// well on the films they were fitted to and worse than equal weights on new ones.
-pub fn leave_one_out_mae(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> f64 {
-    let est = leave_one_out_estimates(rule, preds, truth);
+/// The ensemble's MAE on the validation cases when each case is predicted by weights (and,
+/// with `calibrate`, a calibration line, [`Calibration::fit`]) chosen on the other cases only:
+/// what the rule is worth on films it did not see. With few validation films, fitted weights
+/// (or a line) can score well on the films they were fitted to and worse on new ones.
+pub fn leave_one_out_mae(
+    rule: Weighting,
+    calibrate: bool,
+    preds: &[Vec<f64>],
+    truth: &[f64],
+) -> f64 {
+    let est = leave_one_out_estimates(rule, calibrate, preds, truth);
     if est.is_empty() {
         return f64::NAN;
     }
@@ -273,9 +278,14 @@ pub fn leave_one_out_mae(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> 
         / est.len() as f64
 }
 
-/// Each validation case's estimate from weights and calibration fitted on the other cases
-/// (empty with fewer than two cases).
-pub fn leave_one_out_estimates(rule: Weighting, preds: &[Vec<f64>], truth: &[f64]) -> Vec<f64> {
+/// Each validation case's estimate from weights (and, with `calibrate`, a calibration line)
+/// fitted on the other cases (empty with fewer than two cases).
+pub fn leave_one_out_estimates(
+    rule: Weighting,
+    calibrate: bool,
+    preds: &[Vec<f64>],
+    truth: &[f64],
+) -> Vec<f64> {
     let n = truth.len();
     if n < 2 || preds.is_empty() {
         return Vec::new();
@@ -295,8 +305,11 @@ pub fn leave_one_out_estimates(rule: Weighting, preds: &[Vec<f64>], truth: &[f64
             let ens = |k: usize, set: &[Vec<f64>]| -> f64 {
                 set.iter().zip(&w).map(|(m, w)| m[k] * w).sum()
             };
-            let fitted: Vec<f64> = (0..t.len()).map(|k| ens(k, &p)).collect();
             let estimate = ens(i, preds);
+            if !calibrate {
+                return estimate;
+            }
+            let fitted: Vec<f64> = (0..t.len()).map(|k| ens(k, &p)).collect();
             match Calibration::fit(&fitted, &t) {
                 Some(c) => c.apply(estimate),
                 None => estimate,
@@ -417,8 +430,8 @@ mod tests {
                     .collect()
             })
             .collect();
-        let loo_fit = leave_one_out_mae(Weighting::Fitted, &same, &truth);
-        let loo_eq = leave_one_out_mae(Weighting::Equal, &same, &truth);
+        let loo_fit = leave_one_out_mae(Weighting::Fitted, true, &same, &truth);
+        let loo_eq = leave_one_out_mae(Weighting::Equal, true, &same, &truth);
         let w = fit_weights(&same, &truth);
         let in_sample: f64 = (0..40)
             .map(|i| (same.iter().zip(&w).map(|(p, w)| p[i] * w).sum::<f64>() - truth[i]).abs())
@@ -432,8 +445,8 @@ mod tests {
         // One useless member among good ones: fitted weights drop it, equal weights do not.
         let mut mixed = same[..3].to_vec();
         mixed.push((0..40).map(|_| rng.gen_range(0.0..240.0)).collect());
-        let loo_fit = leave_one_out_mae(Weighting::Fitted, &mixed, &truth);
-        let loo_eq = leave_one_out_mae(Weighting::Equal, &mixed, &truth);
+        let loo_fit = leave_one_out_mae(Weighting::Fitted, false, &mixed, &truth);
+        let loo_eq = leave_one_out_mae(Weighting::Equal, false, &mixed, &truth);
         assert!(loo_fit < loo_eq, "fitted {loo_fit} vs equal {loo_eq}");
         assert_eq!(Weighting::Equal.weights(&mixed, &truth), vec![0.25; 4]);
     }

@@ -71,6 +71,9 @@ fn default_bundle_results_table_on_the_real_test_split() {
         "manifest {stated:.2} vs {ens:.2}"
     );
     assert_eq!(m["phantom_only"], false);
+    // The 95% interval held on the test split when the bundle was built.
+    let coverage = m["test"]["interval_coverage"].as_f64().unwrap();
+    assert!(coverage >= 0.9, "interval coverage {coverage}");
     assert!(r["notice"]
         .as_str()
         .unwrap()
@@ -99,7 +102,7 @@ fn default_bundle_runs_on_phantoms_without_any_real_data() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let rows = r["rows"].as_array().unwrap();
-    assert_eq!(rows.iter().filter(|x| x["kind"] == "single").count(), 7);
+    assert_eq!(rows.iter().filter(|x| x["kind"] == "single").count(), 11);
     let ens = r["ensemble_mae_months"].as_f64().unwrap();
     let base = rows.last().unwrap()["evaluation"]["baseline_mae_months"]
         .as_f64()
@@ -144,9 +147,12 @@ fn default_bundle_on_real_radiographs() {
     for v in &lines {
         let age = v["bone_age_months"].as_f64().unwrap();
         assert!((0.0..=240.0).contains(&age), "{v}");
-        assert_eq!(v["members"].as_array().unwrap().len(), 7);
+        assert_eq!(v["members"].as_array().unwrap().len(), 11);
         assert!(v["spread_months"].as_f64().unwrap() < 60.0, "{v}");
         assert!(v["bundle"].as_str().unwrap().starts_with("rsna-regions-"));
+        let iv = v["interval_months"].as_array().unwrap();
+        let (lo, hi) = (iv[0].as_f64().unwrap(), iv[1].as_f64().unwrap());
+        assert!(lo <= age && age <= hi && hi - lo < 80.0, "{v}");
     }
 }
 

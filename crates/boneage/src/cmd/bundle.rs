@@ -70,7 +70,8 @@ pub struct BundleArgs {
     pub label: String,
     /// How the members' weights are chosen on the validation set: `fitted` (the weights that
     /// minimize its MAE), `equal`, or `auto`: the one whose leave-one-out validation MAE
-    /// (each film predicted by weights and calibration fitted on the others) is lower.
+    /// (each film predicted by weights fitted on the others) is lower. With each, a calibration
+    /// line is kept only when it lowers the leave-one-out MAE too.
     #[arg(long, value_enum, default_value_t = WeightsArg::Auto)]
     pub weights: WeightsArg,
     #[command(flatten)]
@@ -205,22 +206,39 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
         ));
     }
     let (_, t) = truth.context("no members")?;
-    // Each rule's worth on validation films it was not fitted to; `auto` takes the better.
-    let loo = |rule| leave_one_out_mae(rule, &preds, &t);
-    let (loo_fitted, loo_equal) = (loo(Weighting::Fitted), loo(Weighting::Equal));
-    eprintln!(
-        "  leave-one-out validation MAE: fitted weights {loo_fitted:.2}, equal weights \
-         {loo_equal:.2} months"
+    // Each rule's worth on validation films it was not fitted to (weights, and a calibration
+    // line or none); `auto` takes the best.
+    let rules = [
+        (Weighting::Fitted, true),
+        (Weighting::Fitted, false),
+        (Weighting::Equal, true),
+        (Weighting::Equal, false),
+    ];
+    let loo: Vec<f64> = rules
+        .iter()
+        .map(|&(r, c)| leave_one_out_mae(r, c, &preds, &t))
+        .collect();
+    let figures = format!(
+        "fitted weights + line {:.2}, fitted weights {:.2}, equal weights + line {:.2}, equal \
+         weights {:.2} months",
+        loo[0], loo[1], loo[2], loo[3]
     );
-    let rule = match args.weights {
-        WeightsArg::Fitted => Weighting::Fitted,
-        WeightsArg::Equal => Weighting::Equal,
-        WeightsArg::Auto if loo_equal <= loo_fitted => Weighting::Equal,
-        WeightsArg::Auto => Weighting::Fitted,
+    eprintln!("  leave-one-out validation MAE: {figures}");
+    let allowed = |r: Weighting| match args.weights {
+        WeightsArg::Fitted => r == Weighting::Fitted,
+        WeightsArg::Equal => r == Weighting::Equal,
+        WeightsArg::Auto => true,
     };
+    let (rule, calibrate) = rules
+        .iter()
+        .zip(&loo)
+        .filter(|((r, _), _)| allowed(*r))
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(rc, _)| *rc)
+        .context("no weighting rule")?;
     let w = rule.weights(&preds, &t);
     // A 95% interval from the errors on validation films the weights did not see.
-    let errors: Vec<f64> = leave_one_out_estimates(rule, &preds, &t)
+    let errors: Vec<f64> = leave_one_out_estimates(rule, calibrate, &preds, &t)
         .iter()
         .zip(&t)
         .map(|(e, t)| (e - t).abs())
@@ -235,7 +253,11 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
     let ens: Vec<f64> = (0..t.len())
         .map(|i| preds.iter().zip(&w).map(|(p, w)| p[i] * w).sum())
         .collect();
-    let calibration = Calibration::fit(&ens, &t);
+    let calibration = if calibrate {
+        Calibration::fit(&ens, &t)
+    } else {
+        None
+    };
     let ens_mae = match &calibration {
         Some(c) => {
             eprintln!(
@@ -301,9 +323,13 @@ pub fn run(args: BundleArgs) -> anyhow::Result<()> {
             members: spec_members,
             ensemble: EnsembleInfo {
                 method: format!(
-                    "{} (leave-one-out validation MAE: fitted weights {loo_fitted:.2}, equal \
-                     weights {loo_equal:.2} months)",
-                    rule.describe()
+                    "{}, {} (chosen by leave-one-out validation MAE: {figures})",
+                    rule.describe(),
+                    if calibration.is_some() {
+                        "then a calibration line"
+                    } else {
+                        "no calibration line"
+                    }
                 ),
                 n_valid: t.len(),
                 valid_mae_months: ens_mae,
