@@ -16,13 +16,21 @@ pub type Date = (i64, u32, u32);
 /// Why a chronological age cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AgeError {
+    /// A text that is not a calendar date.
     #[error("{0:?} is not a date (YYYY-MM-DD)")]
     BadDate(String),
+    /// The study date comes before the birth date.
     #[error("the study date {study} is before the birth date {birth}")]
-    StudyBeforeBirth { birth: String, study: String },
+    StudyBeforeBirth {
+        /// The birth date as given.
+        birth: String,
+        /// The study date as given.
+        study: String,
+    },
     #[error(
         "a chronological age of {0} months is not an age (it must be 0-240 months, 0-20 years)"
     )]
+    /// Not an age in 0–240 months.
     OutOfRange(f64),
 }
 

@@ -12,12 +12,17 @@ pub type Keypoints = [[f64; 2]; 3];
 /// Why a keypoint table cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeypointError {
+    /// The file cannot be read (the file, what the system said).
     #[error("{0}: cannot read: {1}")]
     Io(PathBuf, std::io::Error),
+    /// A line that is not a keypoint record.
     #[error("{path}:{line}: {msg}")]
     Bad {
+        /// The file.
         path: PathBuf,
+        /// Line of the problem (1-based).
         line: usize,
+        /// What is wrong with it.
         msg: String,
     },
 }

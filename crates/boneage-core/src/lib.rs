@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Domain types and pure logic for bone age assessment.
 //!
 //! Nothing here touches pixels or tensors: this crate holds what every other crate agrees on —

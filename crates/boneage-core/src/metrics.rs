@@ -10,11 +10,15 @@ use std::collections::BTreeMap;
 /// Errors of a set of predictions, months.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorSummary {
+    /// Number of cases.
     pub n: usize,
+    /// Mean absolute error, months.
     pub mae_months: f64,
+    /// Root mean square error, months.
     pub rmse_months: f64,
     /// Mean of prediction − truth.
     pub bias_months: f64,
+    /// Share of cases within 12 months of the reference.
     pub within_12_months_fraction: f64,
     /// MAE of predicting `baseline_mean_months` for every case.
     pub baseline_mae_months: f64,
@@ -44,21 +48,28 @@ impl ErrorSummary {
 /// One evaluated case.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Case {
+    /// Sex of the patient.
     pub sex: Sex,
+    /// Reference bone age, months.
     pub truth_months: f64,
+    /// Predicted bone age, months.
     pub pred_months: f64,
 }
 
 /// Overall, per-sex and per-stage (by true bone age) error summaries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// All cases.
     #[serde(flatten)]
     pub overall: ErrorSummary,
+    /// By sex (`female`, `male`).
     pub by_sex: BTreeMap<String, ErrorSummary>,
+    /// By development stage of the reference bone age.
     pub by_stage: BTreeMap<String, ErrorSummary>,
 }
 
 impl Evaluation {
+    /// The errors of `cases`, with the mean predictor answering `baseline_mean` as the baseline.
     pub fn of(cases: &[Case], baseline_mean: f64) -> Evaluation {
         let summary = |sel: &dyn Fn(&Case) -> bool| {
             let (p, t): (Vec<f64>, Vec<f64>) = cases

@@ -33,12 +33,18 @@ pub enum ReferenceError {
         "chronological age {age_months} months is outside the {sex} reference \
          ({min}-{max} months)"
     )]
+    /// The chronological age is outside the sex's table.
     OutOfRange {
+        /// Sex whose table was used.
         sex: Sex,
+        /// The chronological age asked for, months.
         age_months: f64,
+        /// First age of the table, months.
         min: f64,
+        /// Last age of the table, months.
         max: f64,
     },
+    /// Not an age (negative or not a number).
     #[error("age {0} is not a valid age in months")]
     BadAge(f64),
 }
@@ -52,6 +58,7 @@ pub struct Sds {
     pub reference_sd_months: f64,
     /// (bone age − mean) / SD.
     pub sds: f64,
+    /// Delayed, normal or advanced.
     pub reading: Reading,
 }
 
@@ -59,8 +66,11 @@ pub struct Sds {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reading {
+    /// SDS below −2.
     Delayed,
+    /// SDS within ±2.
     Normal,
+    /// SDS above +2.
     Advanced,
 }
 
@@ -160,15 +170,22 @@ impl BrushTable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// Under 10 months (girls) / 14 months (boys).
     Infancy,
+    /// Up to 2 years (girls) / 3 years (boys).
     Toddlers,
+    /// Up to 7 years (girls) / 9 years (boys).
     PrePuberty,
+    /// Up to 13 years (girls) / 14 years (boys).
     EarlyMidPuberty,
+    /// Up to 15 years (girls) / 16 years (boys).
     LatePuberty,
+    /// Older.
     PostPuberty,
 }
 
 impl Stage {
+    /// Every stage, youngest first.
     pub const ALL: [Stage; 6] = [
         Stage::Infancy,
         Stage::Toddlers,
@@ -189,6 +206,7 @@ impl Stage {
         Stage::ALL[i]
     }
 
+    /// The stage's name in reports.
     pub fn name(self) -> &'static str {
         match self {
             Stage::Infancy => "infancy",

@@ -7,7 +7,9 @@ use std::str::FromStr;
 /// Sex of the patient. Bone age norms differ by sex, so every sample carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 pub enum Sex {
+    /// Female.
     Female,
+    /// Male.
     Male,
 }
 
@@ -25,6 +27,7 @@ impl Sex {
         }
     }
 
+    /// [`Sex::Male`] for `true`, the RSNA tables' `male` column.
     pub fn from_is_male(male: bool) -> Sex {
         if male {
             Sex::Male

@@ -60,15 +60,22 @@ pub fn mean_predictor_mae(truth: &[f64]) -> f64 {
 /// Count, mean, SD, min, median and max of a set of values.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Summary {
+    /// Number of values.
     pub n: usize,
+    /// Mean.
     pub mean: f64,
+    /// Standard deviation (population).
     pub sd: f64,
+    /// Smallest value.
     pub min: f64,
+    /// Median.
     pub median: f64,
+    /// Largest value.
     pub max: f64,
 }
 
 impl Summary {
+    /// The summary of `xs`.
     pub fn of(xs: &[f64]) -> Summary {
         Summary {
             n: xs.len(),

@@ -28,10 +28,15 @@ pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "dcm", "dicom"];
 /// Which table layout a file uses; detected from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableFormat {
+    /// RSNA training table: `id,boneage,male`.
     RsnaTrain,
+    /// RSNA validation table: `id,male,boneage`.
     RsnaValidation,
+    /// RSNA test table: `image_ID,dir,patient_ID,sex,bone_age`.
     RsnaTest,
+    /// A phantom set's table (`boneage phantom`), with chronological ages.
     Phantom,
+    /// The plain manifest: `path,boneage,male` (image paths instead of ids).
     Manifest,
 }
 
@@ -54,6 +59,7 @@ pub struct Sample {
     pub id: String,
     /// Bone age in months (reference reading).
     pub bone_age_months: f64,
+    /// Sex of the patient.
     pub sex: Sex,
     /// Chronological age in months, where the table has one (phantom labels).
     pub chronological_age_months: Option<f64>,
@@ -69,24 +75,34 @@ pub struct Sample {
 /// A label table read from disk.
 #[derive(Debug, Clone)]
 pub struct Dataset {
+    /// The table it was read from.
     pub path: PathBuf,
+    /// Which table format it was.
     pub format: TableFormat,
+    /// The rows, in table order.
     pub samples: Vec<Sample>,
 }
 
 /// What went wrong reading a table or finding its images. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
+    /// The table cannot be read.
     #[error("{path}: cannot read: {source}")]
     Io {
+        /// The table.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// The table is not well-formed CSV.
     #[error("{path}:{line}: {message}")]
     Csv {
+        /// The table.
         path: PathBuf,
+        /// Line of the problem (1-based, the header is line 1).
         line: u64,
+        /// What the CSV reader said.
         message: String,
     },
     #[error(
@@ -94,42 +110,77 @@ pub enum DatasetError {
          id,boneage,male | id,male,boneage | image_ID,dir,patient_ID,sex,bone_age | \
          id,boneage,male,chronological_age | path,boneage,male"
     )]
-    UnknownHeader { path: PathBuf, found: Vec<String> },
+    /// The header matches none of the known table formats.
+    UnknownHeader {
+        /// The table.
+        path: PathBuf,
+        /// The header's columns.
+        found: Vec<String>,
+    },
+    /// A cell holds a value its column cannot take.
     #[error("{path}:{line}: column {column}: {reason} (value {value:?})")]
     BadValue {
+        /// The table.
         path: PathBuf,
+        /// Line of the row (1-based).
         line: u64,
+        /// The column.
         column: String,
+        /// The cell as written.
         value: String,
+        /// Why it is refused.
         reason: String,
     },
+    /// An id that appears twice.
     #[error("{path}:{line}: duplicate id {id:?} (first seen on line {first_line})")]
     DuplicateId {
+        /// The table.
         path: PathBuf,
+        /// Line of the second appearance.
         line: u64,
+        /// The id.
         id: String,
+        /// Line of the first appearance.
         first_line: u64,
     },
+    /// The table has a header but no rows.
     #[error("{path}: the table has a header but no rows")]
-    Empty { path: PathBuf },
+    Empty {
+        /// The table.
+        path: PathBuf,
+    },
+    /// No image file for a row's id.
     #[error("{path}:{line}: image for id {id:?} not found (looked for {looked_for})")]
     MissingImage {
+        /// The table.
         path: PathBuf,
+        /// Line of the row.
         line: u64,
+        /// The id.
         id: String,
+        /// Where the image was looked for.
         looked_for: String,
     },
+    /// Two image files match one id.
     #[error("{path}:{line}: image for id {id:?} is ambiguous: {first} and {second}")]
     AmbiguousImage {
+        /// The table.
         path: PathBuf,
+        /// Line of the row.
         line: u64,
+        /// The id.
         id: String,
+        /// One matching file.
         first: PathBuf,
+        /// The other.
         second: PathBuf,
     },
+    /// The image folder cannot be listed.
     #[error("{dir}: image folder cannot be read: {source}")]
     ImageDir {
+        /// The folder.
         dir: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
