@@ -48,8 +48,15 @@ impl Default for ClaheConfig {
 /// Why a [`ClaheConfig`] cannot be used.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClaheError {
+    /// A tile grid with no tiles along one side.
     #[error("CLAHE tile grid must be at least 1x1, got {tiles_x}x{tiles_y}")]
-    ZeroTiles { tiles_x: usize, tiles_y: usize },
+    ZeroTiles {
+        /// Tiles across.
+        tiles_x: usize,
+        /// Tiles down.
+        tiles_y: usize,
+    },
+    /// A clip limit that is not a positive number.
     #[error("CLAHE clip limit must be a positive finite number, got {0}")]
     BadClipLimit(f64),
 }

@@ -6,6 +6,7 @@
 pub struct Component {
     /// Label in the label image (1-based; 0 is background).
     pub label: u32,
+    /// Pixels in it.
     pub area: usize,
     /// Bounding box `[x0, y0, x1, y1]`, inclusive.
     pub bbox: [usize; 4],

@@ -3,7 +3,9 @@
 /// A single-channel image, row-major, values nominally in `[0, 1]` (bone bright).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GrayImage {
+    /// Columns.
     pub width: usize,
+    /// Rows.
     pub height: usize,
     /// `height * width` values, row by row.
     pub data: Vec<f32>,
@@ -33,11 +35,13 @@ impl GrayImage {
         }
     }
 
+    /// The value at `(x, y)`.
     #[inline]
     pub fn get(&self, x: usize, y: usize) -> f32 {
         self.data[y * self.width + x]
     }
 
+    /// Sets the value at `(x, y)`.
     #[inline]
     pub fn set(&mut self, x: usize, y: usize, v: f32) {
         self.data[y * self.width + x] = v;

@@ -62,6 +62,7 @@ fn flipped(t: &GrayImage) -> GrayImage {
 pub struct HandednessTemplate {
     /// Weights over the thumbnail, row-major, [`THUMB_SIZE`].
     pub weights: Vec<f32>,
+    /// Added to the weighted sum: the score is `weights · thumbnail + bias`.
     pub bias: f64,
     /// A reading counts as a mirror image only when its score is below −threshold (and the
     /// other reading's above +threshold).

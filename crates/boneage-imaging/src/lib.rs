@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Radiographs as pixels: reading PNG, JPEG and DICOM into one grayscale `f32` image type
 //! ([`GrayImage`], [`Radiograph`]), writing PNGs atomically, and the classical image steps
 //! that need no network: thresholds, connected components, per-image quality flags, affine

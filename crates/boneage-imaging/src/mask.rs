@@ -10,12 +10,16 @@ use serde::Serialize;
 /// A binary mask, row-major, `true` on the hand.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mask {
+    /// Columns.
     pub width: usize,
+    /// Rows.
     pub height: usize,
+    /// `width * height` values, row-major, true on the hand.
     pub data: Vec<bool>,
 }
 
 impl Mask {
+    /// An empty mask (no hand) of this size.
     pub fn new(width: usize, height: usize) -> Mask {
         Mask {
             width,
@@ -43,10 +47,12 @@ impl Mask {
         )
     }
 
+    /// Pixels on the hand.
     pub fn area(&self) -> usize {
         self.data.iter().filter(|b| **b).count()
     }
 
+    /// Share of the image on the hand.
     pub fn fraction(&self) -> f64 {
         self.area() as f64 / self.data.len().max(1) as f64
     }
@@ -206,17 +212,26 @@ pub struct MaskScore {
 /// a forearm leaving through a corner touches two sides.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MaskLimits {
+    /// Longest side of the copy the score is measured on, pixels.
     pub analysis_size: usize,
+    /// Smallest plausible share of the image covered by the hand.
     pub min_area: f64,
+    /// Largest plausible share.
     pub max_area: f64,
+    /// Largest plausible mask area over bounding-box area (a hand with spread fingers is well below 1).
     pub max_extent: f64,
+    /// Fewest rows (or columns) crossing the mask twice: fingers and thumb give some.
     pub min_finger_lines: f64,
     /// Above this the mask follows something besides the hand: the edge of an exposure field
     /// or a cassette frame taken in beside it (a strip along one side crosses every row).
     pub max_finger_lines: f64,
+    /// Smallest outline contrast (image SDs) of a mask on the skin edge.
     pub min_edge_contrast: f64,
+    /// Smallest IoU with the previous round's mask, when there is one.
     pub min_agreement: f64,
+    /// Most image sides the mask may run along (a forearm through a corner touches two).
     pub max_border_sides: usize,
+    /// Largest share of enclosed background in the mask's filled area.
     pub max_holes: f64,
 }
 

@@ -63,18 +63,28 @@ impl Default for QualityConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QualityFlag {
+    /// The bone is too dark: the 99th percentile is below `dark_p99`.
     TooDark,
+    /// The background is too bright: the 5th percentile is above `bright_p05`.
     TooBright,
+    /// The 1st–99th percentile range is below `low_contrast_range`.
     LowContrast,
+    /// Air looks brighter than the palm: the grey scale is probably inverted.
     LikelyInverted,
+    /// Bright components outside the hand (lead markers, labels).
     Markers,
+    /// Bright strips along the border: collimation edges.
     Collimation,
+    /// The hand's axis is more than `rotation_flag_deg` from vertical.
     Rotated,
+    /// The shortest side is under `min_side` pixels.
     SmallImage,
+    /// The hand (largest bright component) covers under 5% of the image.
     NoHand,
 }
 
 impl QualityFlag {
+    /// Every flag, in report order.
     pub const ALL: [QualityFlag; 9] = [
         QualityFlag::TooDark,
         QualityFlag::TooBright,
@@ -87,6 +97,7 @@ impl QualityFlag {
         QualityFlag::NoHand,
     ];
 
+    /// The flag's name in reports (`too_dark`, ...).
     pub fn name(self) -> &'static str {
         match self {
             QualityFlag::TooDark => "too_dark",
@@ -111,12 +122,19 @@ impl fmt::Display for QualityFlag {
 /// Measurements and flags for one image. Intensities are in `[0, 1]`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QualityReport {
+    /// Mean grey level.
     pub mean: f32,
+    /// Standard deviation of the grey levels.
     pub sd: f32,
+    /// 1st percentile.
     pub p01: f32,
+    /// 5th percentile.
     pub p05: f32,
+    /// Median.
     pub p50: f32,
+    /// 99th percentile.
     pub p99: f32,
+    /// Otsu threshold between hand and background.
     pub otsu: f32,
     /// Area of the hand (largest bright component, holes filled) over the image area.
     pub hand_area_fraction: f32,
@@ -133,6 +151,7 @@ pub struct QualityReport {
     /// Angle of the hand's long axis from vertical, degrees, positive when the fingers lean
     /// to the right (clockwise on screen); `None` when the hand's shape gives no clear axis.
     pub rotation_deg: Option<f64>,
+    /// The problems found.
     pub flags: Vec<QualityFlag>,
 }
 
@@ -144,7 +163,9 @@ pub fn assess(img: &GrayImage, cfg: &QualityConfig) -> QualityReport {
 /// The hand outline found by the quality check, at the analysis size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HandMask {
+    /// Columns (the analysis size).
     pub width: usize,
+    /// Rows (the analysis size).
     pub height: usize,
     /// `width * height`, row-major, true on the hand.
     pub mask: Vec<bool>,

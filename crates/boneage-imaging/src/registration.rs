@@ -199,8 +199,10 @@ pub enum Region {
 }
 
 impl Region {
+    /// Every region, A, B, C.
     pub const ALL: [Region; 3] = [Region::A, Region::B, Region::C];
 
+    /// `A`, `B` or `C`.
     pub fn name(self) -> &'static str {
         match self {
             Region::A => "A",

@@ -8,20 +8,24 @@ use crate::gray::GrayImage;
 /// `[[a, b, c], [d, e, f]]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Affine {
+    /// `[[a, b, c], [d, e, f]]`.
     pub m: [[f64; 3]; 2],
 }
 
 impl Affine {
+    /// The map that leaves every point where it is.
     pub const IDENTITY: Affine = Affine {
         m: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
     };
 
+    /// A shift by `(dx, dy)`.
     pub fn translate(dx: f64, dy: f64) -> Affine {
         Affine {
             m: [[1.0, 0.0, dx], [0.0, 1.0, dy]],
         }
     }
 
+    /// A scaling about the origin.
     pub fn scale(sx: f64, sy: f64) -> Affine {
         Affine {
             m: [[sx, 0.0, 0.0], [0.0, sy, 0.0]],
@@ -56,6 +60,7 @@ impl Affine {
         }
     }
 
+    /// The image of the point `(x, y)`.
     pub fn apply(&self, x: f64, y: f64) -> (f64, f64) {
         let m = &self.m;
         (

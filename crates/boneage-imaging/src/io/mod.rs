@@ -21,8 +21,11 @@ use crate::gray::GrayImage;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceFormat {
+    /// PNG, 8 or 16 bits.
     Png,
+    /// JPEG, 8 bits.
     Jpeg,
+    /// DICOM (a Part 10 file).
     Dicom,
 }
 
@@ -55,10 +58,13 @@ pub enum Photometric {
 /// What is known about a radiograph besides its pixels.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RadiographMeta {
+    /// The file read.
     pub source: PathBuf,
+    /// Its format.
     pub format: SourceFormat,
     /// Bits per stored sample (8 or 16 for PNG/JPEG; BitsStored for DICOM).
     pub bit_depth: u8,
+    /// How its grey values were stored.
     pub photometric: Photometric,
     /// Physical pixel size `[row spacing, column spacing]` in millimetres, when known.
     pub pixel_spacing_mm: Option<[f64; 2]>,
@@ -97,54 +103,98 @@ impl RadiographMeta {
 /// A radiograph: pixels in `[0, 1]`, bone bright, plus what the file said about them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Radiograph {
+    /// The pixels.
     pub image: GrayImage,
+    /// What the file said about them.
     pub meta: RadiographMeta,
 }
 
 /// Why a radiograph could not be read. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The file cannot be read.
     #[error("{path}: cannot read file: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// The file has no bytes.
     #[error("{path}: file is empty")]
-    EmptyFile { path: PathBuf },
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The first bytes are not those of a PNG, JPEG or DICOM file.
     #[error("{path}: not a PNG, JPEG or DICOM file (first bytes {magic})")]
-    UnknownFormat { path: PathBuf, magic: String },
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// Its first bytes, in hex.
+        magic: String,
+    },
+    /// The file ends before its image does.
     #[error("{path}: {format} file is truncated: {detail}")]
     Truncated {
+        /// The file.
         path: PathBuf,
+        /// Its format.
         format: SourceFormat,
+        /// What the decoder said.
         detail: String,
     },
+    /// The decoder refused the file.
     #[error("{path}: cannot decode {format}: {detail}")]
     Decode {
+        /// The file.
         path: PathBuf,
+        /// Its format.
         format: SourceFormat,
+        /// What the decoder said.
         detail: String,
     },
+    /// The image has no pixels.
     #[error("{path}: image has zero size ({width}x{height})")]
     ZeroSize {
+        /// The file.
         path: PathBuf,
+        /// Width from the header.
         width: usize,
+        /// Height from the header.
         height: usize,
     },
+    /// A DICOM file without the pixel data element.
     #[error("{path}: DICOM file has no pixel data (7FE0,0010)")]
-    NoPixelData { path: PathBuf },
+    NoPixelData {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A DICOM transfer syntax the reader cannot decode.
     #[error("{path}: unsupported DICOM transfer syntax {uid} ({name})")]
     UnsupportedTransferSyntax {
+        /// The file.
         path: PathBuf,
+        /// The transfer syntax UID.
         uid: String,
+        /// Its name.
         name: String,
     },
+    /// Pixels of a kind the reader does not handle (e.g. more than one frame's worth).
     #[error("{path}: unsupported pixel format: {detail}")]
-    UnsupportedPixels { path: PathBuf, detail: String },
+    UnsupportedPixels {
+        /// The file.
+        path: PathBuf,
+        /// What is unsupported.
+        detail: String,
+    },
+    /// An output file cannot be written.
     #[error("{path}: cannot write: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
