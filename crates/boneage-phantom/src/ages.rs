@@ -21,6 +21,7 @@ pub const RSNA_AGE_JITTER_MONTHS: f64 = 3.0;
 pub struct Subject {
     /// Bone age (the label), months.
     pub bone_age_months: f64,
+    /// Sex of the subject.
     pub sex: Sex,
     /// Chronological age, months.
     pub chronological_age_months: f64,
@@ -29,8 +30,11 @@ pub struct Subject {
 /// One row of a label table given with `--ages FILE`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AgeRow {
+    /// Bone age (the label), months.
     pub bone_age_months: f64,
+    /// Sex.
     pub sex: Sex,
+    /// Chronological age, months, when the table has one.
     pub chronological_age_months: Option<f64>,
 }
 

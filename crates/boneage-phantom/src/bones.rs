@@ -6,20 +6,33 @@ use std::fmt;
 /// A bone of the hand and wrist. Digits are numbered 1 (thumb) to 5 (little finger).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Bone {
+    /// Distal radius.
     Radius,
+    /// Distal ulna.
     Ulna,
+    /// Scaphoid (carpal).
     Scaphoid,
+    /// Lunate (carpal).
     Lunate,
+    /// Triquetrum (carpal).
     Triquetrum,
+    /// Pisiform (carpal).
     Pisiform,
+    /// Trapezium (carpal).
     Trapezium,
+    /// Trapezoid (carpal).
     Trapezoid,
+    /// Capitate (carpal; a registration keypoint).
     Capitate,
+    /// Hamate (carpal).
     Hamate,
+    /// Metacarpal of a digit, 1–5.
     Metacarpal(u8),
+    /// Proximal phalanx of a digit, 1–5.
     Proximal(u8),
     /// Middle phalanx, digits 2-5 (the thumb has none).
     Middle(u8),
+    /// Distal phalanx of a digit, 1–5.
     Distal(u8),
     /// The thumb's (adductor) sesamoid at its metacarpophalangeal joint.
     Sesamoid,
@@ -58,6 +71,7 @@ impl Bone {
         v
     }
 
+    /// Whether it is one of the eight carpal bones.
     pub fn is_carpal(self) -> bool {
         Bone::CARPALS.contains(&self)
     }

@@ -29,7 +29,9 @@ pub struct DatasetSpec {
     pub n: usize,
     /// Seed of the whole set.
     pub seed: u64,
+    /// Image size and rendering settings.
     pub config: PhantomConfig,
+    /// Where the ages and sexes come from.
     pub ages: AgeSource,
     /// Write 16-bit PNG radiographs instead of 8-bit.
     pub bit16: bool,
@@ -38,15 +40,20 @@ pub struct DatasetSpec {
 /// One written image's labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// Image id (the file stem).
     pub id: String,
+    /// Bone age, sex and chronological age.
     pub subject: Subject,
+    /// Middle finger tip, thumb tip, capitate centre; image pixels `(x, y)`.
     pub keypoints: [[f32; 2]; 3],
+    /// Whether the image was stored inverted (bone dark).
     pub inverted: bool,
 }
 
 /// The encoded files of one phantom.
 #[derive(Debug, Clone)]
 pub struct Encoded {
+    /// Its labels.
     pub record: Record,
     /// PNG bytes of the radiograph.
     pub image_png: Vec<u8>,

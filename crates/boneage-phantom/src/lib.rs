@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Synthetic left-hand PA radiographs with ground truth: one job — turn (bone age, sex, seed)
 //! into an image that looks, to a bone age model, like an RSNA radiograph of that maturity,
 //! plus its hand mask, the three registration keypoints and a per-bone table.
@@ -57,32 +58,61 @@ pub const MAX_AGE_MONTHS: f64 = 300.0;
 /// file.
 #[derive(Debug, thiserror::Error)]
 pub enum PhantomError {
+    /// Zero images asked for.
     #[error("the number of images must be at least 1 (got 0)")]
     ZeroCount,
     #[error(
         "image size {width}x{height} is too small to draw a hand; the least is \
          {MIN_WIDTH}x{MIN_HEIGHT}"
     )]
-    SizeTooSmall { width: usize, height: usize },
+    /// A size too small to draw a hand in.
+    SizeTooSmall {
+        /// Width asked for.
+        width: usize,
+        /// Height asked for.
+        height: usize,
+    },
+    /// A side longer than the limit.
     #[error("image size {width}x{height} is too large; each side must be at most {MAX_SIDE}")]
-    SizeTooLarge { width: usize, height: usize },
+    SizeTooLarge {
+        /// Width asked for.
+        width: usize,
+        /// Height asked for.
+        height: usize,
+    },
+    /// A size that is not `WIDTHxHEIGHT`.
     #[error("bad image size {0:?}: expected WIDTHxHEIGHT, e.g. 512x640")]
     BadSize(String),
+    /// A bone age outside the ages drawn.
     #[error("bone age {0} months is not an age in 0-{MAX_AGE_MONTHS} months")]
     BadAge(f64),
+    /// The ages table cannot be used.
     #[error("cannot use the ages table: {cause}")]
-    Ages { cause: DatasetError },
+    Ages {
+        /// What reading the table said.
+        cause: DatasetError,
+    },
+    /// The ages table has no rows.
     #[error("{path}: the ages table has no rows")]
-    EmptyAges { path: PathBuf },
+    EmptyAges {
+        /// The table.
+        path: PathBuf,
+    },
+    /// An output folder cannot be created.
     #[error("{path}: cannot create the folder: {source}")]
     CreateDir {
+        /// The folder.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
+    /// An output file cannot be written.
     #[error("{path}: cannot write: {source}")]
     Write {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
@@ -175,6 +205,7 @@ impl PhantomConfig {
 /// One bone of a phantom: its maturity and its geometry in image pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoneRecord {
+    /// Which bone.
     pub bone: Bone,
     /// Whether any of it is ossified and drawn (shafts always; carpals and the sesamoid once
     /// their centre has appeared).
@@ -211,6 +242,7 @@ impl BoneRecord {
 /// A rendered phantom with its ground truth.
 #[derive(Debug, Clone)]
 pub struct Phantom {
+    /// Bone age, sex and chronological age.
     pub subject: Subject,
     /// The radiograph, `[0, 1]`, bone bright unless `inverted`.
     pub image: GrayImage,
@@ -227,7 +259,9 @@ pub struct Phantom {
     pub inverted: bool,
     /// Pixels per millimetre of the hand.
     pub px_per_mm: f32,
+    /// The individual's build (proportions, tempo, density).
     pub individual: Individual,
+    /// Where and how the hand lies on the film.
     pub pose: Pose,
 }
 

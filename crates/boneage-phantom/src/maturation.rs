@@ -174,8 +174,11 @@ pub fn carpal_mature_months(sex: Sex) -> f32 {
 /// An individual's maturation tempo: multipliers on the schedule's ages (1 = typical).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tempo {
+    /// On the carpal centres' appearance ages.
     pub carpal: f32,
+    /// On the epiphyses' appearance and growth.
     pub epiphysis: f32,
+    /// On the physes' fusion.
     pub fusion: f32,
 }
 
@@ -217,6 +220,7 @@ impl EpiphysisState {
 /// State of a round ossification centre (carpal, sesamoid) at a bone age.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct CentreState {
+    /// The centre is visible.
     pub present: bool,
     /// Size over the adult size, 0 to 1.
     pub size: f32,

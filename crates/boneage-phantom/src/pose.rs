@@ -124,9 +124,13 @@ impl Pose {
 /// A similarity map `p -> t + s R p` (rotation by `angle`, `y` down).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Similarity {
+    /// Cosine of the rotation angle.
     pub cos: f32,
+    /// Sine of the rotation angle.
     pub sin: f32,
+    /// Scale factor.
     pub scale: f32,
+    /// Translation.
     pub t: [f32; 2],
 }
 
@@ -146,6 +150,7 @@ impl Similarity {
         }
     }
 
+    /// The image of point `p`.
     #[inline]
     pub fn apply(&self, p: [f32; 2]) -> [f32; 2] {
         [

@@ -75,7 +75,9 @@ pub struct Chord {
 /// A tapered body of revolution along `u`, occupying `u0 <= u < u1` (mm).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tube {
+    /// Start of the tube along `u`, mm.
     pub u0: f32,
+    /// End of the tube along `u`, mm.
     pub u1: f32,
     /// Half-width (mm) at `LUT_N` evenly spaced stations over `[u0, u1]`.
     pub half_width: [f32; LUT_N],
@@ -278,11 +280,14 @@ impl Blob {
 /// A local shape: tube or blob.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Shape {
+    /// A tapered tube (shafts, phalanges, soft-tissue fingers).
     Tube(Tube),
+    /// A rounded blob (carpals, epiphyses).
     Blob(Blob),
 }
 
 impl Shape {
+    /// The beam's chord at local `(u, v)`, or `None` outside.
     #[inline]
     pub fn chord(&self, u: f32, v: f32) -> Option<Chord> {
         match self {
@@ -291,6 +296,7 @@ impl Shape {
         }
     }
 
+    /// Local bounding box `(u_min, u_max, v_min, v_max)`.
     pub fn extent(&self) -> [f32; 4] {
         match self {
             Shape::Tube(t) => t.extent(),
@@ -302,7 +308,9 @@ impl Shape {
 /// A shape placed by a frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
+    /// Where the shape lies: local `(u, v)` axes in the image.
     pub frame: Frame,
+    /// The shape in its local frame.
     pub shape: Shape,
 }
 
@@ -373,6 +381,7 @@ impl Placed {
 /// boundary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Polygon {
+    /// Corners of the polygon, image pixels, in order.
     pub points: Vec<[f32; 2]>,
     /// Thickness in the middle, mm.
     pub thickness: f32,

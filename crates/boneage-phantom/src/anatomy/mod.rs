@@ -36,6 +36,7 @@ use reference::*;
 /// One ossified part of a bone, in the hand frame, with its relative density.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
+    /// Its shape, placed in the hand frame.
     pub placed: Placed,
     /// Mineral density multiplier (1 = normal bone).
     pub density: f32,
@@ -44,6 +45,7 @@ pub struct Part {
 /// A bone as built: its maturity and its parts (hand frame until [`Skeleton::transform`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BoneModel {
+    /// Which bone.
     pub bone: Bone,
     /// Whether any of the bone is ossified (always for shafts; carpals and sesamoid once they
     /// appear).
@@ -61,6 +63,7 @@ pub struct BoneModel {
 /// Soft tissue: tubes and blobs (max-combined thickness) and rounded slabs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SoftTissue {
+    /// Tubes and blobs of soft tissue.
     pub shapes: Vec<Placed>,
     /// Polygons in the hand frame (mm); `edge` in mm until transformed to pixels.
     pub slabs: Vec<Polygon>,
@@ -69,7 +72,9 @@ pub struct SoftTissue {
 /// A hand: bones, soft tissue, keypoints and the outline used to place it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Skeleton {
+    /// Every bone, in [`Bone::all`] order.
     pub bones: Vec<BoneModel>,
+    /// The soft tissue around them.
     pub soft: SoftTissue,
     /// Tip of the middle finger's distal phalanx, tip of the thumb's distal phalanx, centre of
     /// the capitate.

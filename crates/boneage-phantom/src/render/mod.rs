@@ -136,6 +136,7 @@ impl RenderConfig {
 /// What the renderer returns.
 #[derive(Debug, Clone)]
 pub struct Rendered {
+    /// The radiograph, `[0, 1]`.
     pub image: GrayImage,
     /// Hand mask, 255 = hand, row-major.
     pub mask: Vec<u8>,
