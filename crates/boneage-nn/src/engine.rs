@@ -9,11 +9,15 @@ use std::str::FromStr;
 pub struct EngineInfo {
     /// libtorch version the bindings were built for.
     pub libtorch_version: &'static str,
+    /// libtorch sees a CUDA device.
     pub cuda_available: bool,
+    /// cuDNN is available.
     pub cudnn_available: bool,
+    /// CUDA devices libtorch sees.
     pub cuda_device_count: i64,
     /// Intra-op CPU threads libtorch uses.
     pub cpu_threads: i32,
+    /// libtorch was built with oneDNN (MKL-DNN).
     pub mkldnn: bool,
 }
 
@@ -21,6 +25,7 @@ pub struct EngineInfo {
 pub const LIBTORCH_VERSION: &str = "2.11.0";
 
 impl EngineInfo {
+    /// Asks libtorch what it has.
     pub fn probe() -> EngineInfo {
         EngineInfo {
             libtorch_version: LIBTORCH_VERSION,
@@ -36,6 +41,7 @@ impl EngineInfo {
 /// A device as the user asks for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceChoice {
+    /// The CPU.
     Cpu,
     /// CUDA device by index; an error at [`DeviceChoice::resolve`] if libtorch sees no GPU.
     Cuda(usize),
@@ -46,10 +52,17 @@ pub enum DeviceChoice {
 /// A device that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceError {
+    /// Not a device name.
     #[error("unknown device {0:?} (expected cpu, cuda, cuda:N or auto)")]
     Unknown(String),
+    /// A CUDA device libtorch does not see.
     #[error("device cuda:{index} requested, but libtorch sees {count} CUDA device(s)")]
-    NoCuda { index: usize, count: i64 },
+    NoCuda {
+        /// The device asked for.
+        index: usize,
+        /// CUDA devices libtorch sees.
+        count: i64,
+    },
 }
 
 impl FromStr for DeviceChoice {
@@ -70,6 +83,7 @@ impl FromStr for DeviceChoice {
 }
 
 impl DeviceChoice {
+    /// The device to use; an error for a CUDA device libtorch does not see.
     pub fn resolve(self) -> Result<tch::Device, DeviceError> {
         match self {
             DeviceChoice::Cpu => Ok(tch::Device::Cpu),

@@ -24,8 +24,11 @@ pub trait ModelFolder: Sized {
     fn new(config: &Self::Config, device: Device) -> Result<Self, TrainError>;
     /// Reads and checks a config file.
     fn read_config(path: &Path) -> Result<Self::Config, TrainError>;
+    /// The model's config.
     fn config(&self) -> &Self::Config;
+    /// Its variables.
     fn var_store(&self) -> &nn::VarStore;
+    /// Its variables, to load into.
     fn var_store_mut(&mut self) -> &mut nn::VarStore;
 
     /// Loads the config file and `model.safetensors` from a model folder.

@@ -253,6 +253,7 @@ impl InceptionV3 {
         }
     }
 
+    /// Age outputs for a batch of images `[n, 1, h, w]` and sexes `[n, 1]`.
     pub fn forward(&self, images: &Tensor, sex: &Tensor, train: bool) -> Tensor {
         let f = images
             .apply_t(&self.features, train)

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Everything that runs on libtorch (through `tch`): the tensor engine and devices
 //! ([`engine`]), and turning radiographs into tensors ([`tensor`]). Networks, losses, the
 //! trainer and the inference pipeline are built on these.

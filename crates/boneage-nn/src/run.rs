@@ -13,8 +13,11 @@ use tch::{Device, Kind, Tensor};
 
 /// A trained run, loaded for inference.
 pub struct TrainedRun {
+    /// The run folder.
     pub dir: PathBuf,
+    /// Its training config.
     pub config: TrainConfig,
+    /// The trained net.
     pub model: Model,
     /// The run's split, when `split.json` is there.
     pub split: Option<Split>,

@@ -35,7 +35,9 @@ pub struct AdamConfig {
     pub lr: f64,
     /// Decoupled weight decay (AdamW). Default 1e-4.
     pub weight_decay: f64,
+    /// Adam's first-moment decay. Default 0.9.
     pub beta1: f64,
+    /// Adam's second-moment decay. Default 0.999.
     pub beta2: f64,
 }
 
@@ -54,6 +56,7 @@ impl Default for AdamConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Schedule {
+    /// The same learning rate every epoch.
     Constant,
     /// Linear warm-up for one epoch, then cosine decay to 5% of the peak.
     Cosine,
@@ -63,9 +66,13 @@ pub enum Schedule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
+    /// The net.
     pub model: VggConfig,
+    /// Data loading and augmentation.
     pub data: DataConfig,
+    /// Optimiser settings.
     pub optimizer: AdamConfig,
+    /// Learning-rate schedule.
     pub schedule: Schedule,
     /// Maximum number of epochs. Default 30.
     pub epochs: usize,
@@ -106,6 +113,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks the config; errors name the field.
     pub fn validate(&self) -> Result<(), TrainError> {
         self.model.validate()?;
         let bad = |m: &str| Err(TrainError::Config(ConfigError(m.to_string())));
@@ -167,8 +175,11 @@ pub enum Progress<'a> {
         epoch: usize,
         /// Batches done in this epoch, of `total`.
         done: usize,
+        /// Batches in the epoch.
         total: usize,
+        /// Mean training loss so far.
         loss: f64,
+        /// Mean training MAE so far, months.
         mae_months: f64,
     },
     /// An epoch is done and validated.
@@ -180,44 +191,66 @@ pub enum Progress<'a> {
 pub struct TrainState {
     /// Last finished epoch (1-based).
     pub epoch: usize,
+    /// Best validation MAE so far, months.
     pub best_valid_mae: f64,
+    /// Epoch of that best (1-based).
     pub best_epoch: usize,
+    /// Epochs since it improved (for `patience`).
     pub epochs_without_improvement: usize,
+    /// Images skipped for failing to decode.
     pub skipped_images: usize,
+    /// The run has finished.
     pub finished: bool,
 }
 
 /// One epoch's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct EpochMetrics {
+    /// 1-based epoch.
     pub epoch: usize,
+    /// Learning rate at the end of the epoch.
     pub lr: f64,
+    /// Mean training loss.
     pub train_loss: f64,
+    /// Mean training MAE, months.
     pub train_mae_months: f64,
+    /// Validation MAE, months.
     pub valid_mae_months: f64,
+    /// Seconds the epoch took.
     pub seconds: f64,
 }
 
 /// What a finished run reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainSummary {
+    /// The run folder.
     pub run: PathBuf,
+    /// Epochs trained.
     pub epochs_run: usize,
+    /// Epoch with the best validation MAE.
     pub best_epoch: usize,
+    /// That MAE, months.
     pub best_valid_mae_months: f64,
+    /// Images skipped for failing to decode.
     pub skipped_images: usize,
+    /// Stopped by `patience` before the last epoch.
     pub stopped_early: bool,
 }
 
 /// A network with its var store and config, on a device.
 pub struct Model {
+    /// Its variables.
     pub vs: nn::VarStore,
+    /// The net.
     pub net: AgeNet,
+    /// Its config.
     pub config: VggConfig,
+    /// Whether inputs are laid out channels-last.
     pub channels_last: bool,
 }
 
 impl Model {
+    /// A freshly initialised net on `device`.
     pub fn new(
         config: &VggConfig,
         device: Device,
@@ -361,7 +394,9 @@ impl Model {
 /// Training and validation samples of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Split {
+    /// Ids of the training samples.
     pub train: Vec<String>,
+    /// Ids of the validation samples.
     pub valid: Vec<String>,
     /// Mean bone age of the training samples: the mean predictor a model must beat.
     pub train_mean_months: f64,

@@ -82,8 +82,11 @@ pub struct IntensityJitter {
 /// One draw of an [`IntensityJitter`], to apply to an image now or later.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jitter {
+    /// Gamma exponent.
     pub gamma: f32,
+    /// Contrast factor about the mean.
     pub contrast: f32,
+    /// Noise standard deviation.
     pub noise_sd: f32,
     /// Seed of the noise field.
     pub noise_seed: u64,

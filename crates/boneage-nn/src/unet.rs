@@ -37,6 +37,7 @@ impl Default for UNetConfig {
 }
 
 impl UNetConfig {
+    /// Checks the config; errors name the field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.depth == 0 || self.depth > 6 {
             return Err(ConfigError(format!(
@@ -65,6 +66,7 @@ impl UNetConfig {
         Ok(())
     }
 
+    /// The U-Net with fresh weights under `vs`.
     pub fn init(&self, vs: &nn::Path) -> Result<UNet, ConfigError> {
         self.validate()?;
         let ch = |level: usize| self.base_channels << level;
@@ -135,6 +137,7 @@ pub struct UNet {
 }
 
 impl UNet {
+    /// Hand probability logits `[n, 1, h, w]` of images `[n, 1, h, w]`.
     pub fn forward(&self, images: &Tensor, train: bool) -> Tensor {
         let mut skips = Vec::with_capacity(self.enc.len());
         let mut x = images.shallow_clone();

@@ -27,6 +27,7 @@ pub enum Head {
 }
 
 impl Head {
+    /// Outputs of the head (1, 240 or 6).
     pub fn outputs(self) -> i64 {
         match self {
             Head::Regression => 1,
@@ -83,6 +84,7 @@ pub struct VggConfig {
     pub dense: i64,
     /// Dropout before the output layer. Default 0.3.
     pub dropout: f64,
+    /// Regression, 240-bin classification or keypoints.
     pub head: Head,
 }
 
@@ -282,7 +284,9 @@ impl Vgg {
 /// An age net of either backbone.
 #[derive(Debug)]
 pub enum AgeNet {
+    /// The VGG-style net.
     Vgg(Vgg),
+    /// The challenge winner's Inception-v3.
     Inception(crate::inception::InceptionV3),
 }
 

@@ -40,35 +40,61 @@ pub const FORMAT: &str = "boneage-bundle/1";
 pub enum BundleError {
     /// The folder holds no manifest.
     #[error("{}: not a model bundle (no {MANIFEST})", dir.display())]
-    NotABundle { dir: PathBuf },
+    NotABundle {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A file of the bundle cannot be read, or is not UTF-8 where text is needed.
     #[error("{file}: {reason}")]
-    Unreadable { file: String, reason: String },
+    Unreadable {
+        /// The file, inside the bundle.
+        file: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A file the bundle needs is not listed in the manifest's files.
     #[error("{file}: not listed in the manifest's files")]
-    NotListed { file: String },
+    NotListed {
+        /// The file, inside the bundle.
+        file: String,
+    },
     /// A file's size or SHA-256 differs from the manifest's.
     #[error(
         "{file}: SHA-256 {got} ({got_bytes} bytes) differs from the manifest's {want} \
          ({want_bytes} bytes): the bundle was changed or damaged"
     )]
     Damaged {
+        /// The file, inside the bundle.
         file: String,
+        /// Its SHA-256.
         got: String,
+        /// Its size.
         got_bytes: usize,
+        /// The manifest's SHA-256.
         want: String,
+        /// The manifest's size.
         want_bytes: u64,
     },
     /// The manifest cannot be parsed or contradicts itself or the files (an edited id, an
     /// unknown format or region, weights that do not sum to 1, …).
     #[error("{manifest}: {reason}")]
-    BadManifest { manifest: String, reason: String },
+    BadManifest {
+        /// The manifest.
+        manifest: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The parts given for a new bundle do not fit together.
     #[error("{0}")]
     BadSpec(String),
     /// Writing a new bundle failed.
     #[error("{}: {reason}", path.display())]
-    Write { path: PathBuf, reason: String },
+    Write {
+        /// What could not be written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// A model inside the bundle cannot be built from its files.
     #[error(transparent)]
     Model(#[from] TrainError),
@@ -78,7 +104,9 @@ pub enum BundleError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileHash {
+    /// Size in bytes.
     pub bytes: u64,
+    /// SHA-256, lowercase hex.
     pub sha256: String,
 }
 
@@ -101,7 +129,9 @@ pub struct Member {
     /// Region it reads: `A` (whole hand), `B` (carpals), `C` (metacarpals + proximal
     /// phalanges).
     pub region: String,
+    /// Regression or 240-bin classification.
     pub head: Head,
+    /// VGG or Inception-v3.
     pub arch: Arch,
     /// Folder inside the bundle (`config.json` + `model.safetensors`).
     pub dir: String,
@@ -117,10 +147,15 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnsembleInfo {
+    /// How the weights (and calibration) were chosen, in words.
     pub method: String,
+    /// Validation films the ensemble was fitted on.
     pub n_valid: usize,
+    /// The ensemble's validation MAE, months.
     pub valid_mae_months: f64,
+    /// The member with the lowest validation MAE.
     pub best_single: String,
+    /// Its validation MAE, months.
     pub best_single_valid_mae_months: f64,
     /// Mean bone age of the training set: the constant a model must beat (the results
     /// table's baseline).
@@ -173,10 +208,13 @@ impl Default for TtaConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Calibration {
+    /// Slope of the line.
     pub slope: f64,
+    /// Intercept, months.
     pub intercept: f64,
     /// Validation MAE of the ensemble before and after.
     pub valid_mae_before_months: f64,
+    /// Validation MAE after the line.
     pub valid_mae_after_months: f64,
 }
 
@@ -270,13 +308,16 @@ pub struct TestReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// Bundle format version (`boneage-bundle/1`).
     pub format: String,
     /// Names this bundle in every prediction: a label and the first 12 hex digits of the
     /// SHA-256 over the manifest's file hashes.
     pub id: String,
     /// Date the bundle was made (UTC, YYYY-MM-DD).
     pub created: String,
+    /// Version of boneage that wrote it.
     pub boneage_version: String,
+    /// libtorch version it was written with.
     pub libtorch: String,
     /// What the nets were trained on, in words.
     pub trained_on: String,
@@ -284,10 +325,15 @@ pub struct Manifest {
     pub phantom_only: bool,
     /// Shown to users with every prediction.
     pub notice: String,
+    /// The segmentation U-Net.
     pub segmentation: Component,
+    /// The keypoint net.
     pub keypoints: Component,
+    /// The age nets, with region, head, weight and validation MAE.
     pub members: Vec<Member>,
+    /// How the members are combined.
     pub ensemble: EnsembleInfo,
+    /// Test-time augmentation settings.
     pub tta: TtaConfig,
     /// The line applied to the ensemble's estimate, when one helped on validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -323,7 +369,9 @@ impl Manifest {
 
 /// Where a bundle's files come from: a folder, or bytes built into a binary.
 pub enum Source<'a> {
+    /// A folder on disk.
     Folder(PathBuf),
+    /// Files built into the binary: (path inside the bundle, bytes).
     Embedded(&'a [(&'a str, &'a [u8])]),
 }
 
@@ -367,10 +415,13 @@ impl Source<'_> {
 
 /// A loaded, checked bundle.
 pub struct Bundle {
+    /// The manifest.
     pub manifest: Manifest,
     /// Where it was loaded from (a folder, or "built-in").
     pub origin: String,
+    /// The segmentation U-Net.
     pub segmentation: SegModel,
+    /// The keypoint net.
     pub keypoints: KeypointModel,
     /// The age nets, in manifest order.
     pub members: Vec<TrainedRun>,

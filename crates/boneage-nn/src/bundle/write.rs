@@ -5,8 +5,11 @@ use super::*;
 
 /// A model inside a new bundle: its config file's name and text, and its weights.
 pub struct ModelFiles<'a> {
+    /// File name of the config inside the model's folder.
     pub config_name: &'a str,
+    /// The config's text.
     pub config: Cow<'a, str>,
+    /// The weights (safetensors).
     pub weights: Cow<'a, [u8]>,
 }
 
@@ -14,17 +17,25 @@ pub struct ModelFiles<'a> {
 pub struct BundleSpec<'a> {
     /// Start of the id (e.g. `phantom-vgg-ensemble`).
     pub label: String,
+    /// What the nets were trained on, in words.
     pub trained_on: String,
+    /// No net saw a real radiograph.
     pub phantom_only: bool,
+    /// The segmentation model.
     pub segmentation: ModelFiles<'a>,
+    /// The keypoint model.
     pub keypoints: ModelFiles<'a>,
     /// Members with their files; `dir` and `input` are filled in by `write_bundle`.
     pub members: Vec<(Member, ModelFiles<'a>)>,
+    /// How the members are combined.
     pub ensemble: EnsembleInfo,
+    /// Test-time augmentation settings.
     pub tta: TtaConfig,
+    /// The calibration line, when one is kept.
     pub calibration: Option<Calibration>,
     /// The prediction interval, when fitted.
     pub interval: Option<IntervalInfo>,
+    /// The test set's figures, when a test set was given.
     pub test: Option<TestReport>,
 }
 

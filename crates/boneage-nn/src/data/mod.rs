@@ -72,6 +72,7 @@ impl Default for AugmentConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
+    /// Random augmentation ranges.
     pub augment: AugmentConfig,
     /// Decoding/augmenting threads. Default 2.
     pub workers: usize,
@@ -82,6 +83,7 @@ pub struct DataConfig {
     /// Invert images whose grey scale looks inverted (air brighter than the palm; see
     /// `boneage_imaging::quality::looks_inverted`), so every input has bone bright. Default true.
     pub fix_inverted: bool,
+    /// What to do with an image that fails to decode.
     pub on_bad_image: OnBadImage,
 }
 
@@ -101,10 +103,16 @@ impl Default for DataConfig {
 /// A data error: which file and what happened.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DataError {
+    /// A sample without an image path.
     #[error("sample {id:?} has no image path (resolve the dataset's images first)")]
-    NoImage { id: String },
+    NoImage {
+        /// The sample's id.
+        id: String,
+    },
+    /// An image that cannot be decoded (the message names the file).
     #[error("{0}")]
     Decode(String),
+    /// A worker thread ended without sending its batch.
     #[error("a data worker stopped unexpectedly")]
     WorkerLost,
 }
@@ -112,6 +120,7 @@ pub enum DataError {
 /// One batch, laid out for tensors.
 #[derive(Debug, Clone)]
 pub struct Batch {
+    /// Sample ids, in batch order.
     pub ids: Vec<String>,
     /// `[n, 1, height, width]`, row-major.
     pub images: Vec<f32>,
@@ -119,19 +128,24 @@ pub struct Batch {
     pub sex: Vec<f32>,
     /// Bone age in months, `[n]`.
     pub ages: Vec<f32>,
+    /// Rows of each image.
     pub height: usize,
+    /// Columns of each image.
     pub width: usize,
 }
 
 impl Batch {
+    /// Samples in the batch.
     pub fn len(&self) -> usize {
         self.ids.len()
     }
 
+    /// Whether the batch is empty.
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
 
+    /// The images as a `[n, 1, height, width]` tensor.
     pub fn images_tensor(&self) -> tch::Tensor {
         tch::Tensor::from_slice(&self.images).view([
             self.len() as i64,
@@ -141,10 +155,12 @@ impl Batch {
         ])
     }
 
+    /// The sexes as a `[n, 1]` tensor (1 = male).
     pub fn sex_tensor(&self) -> tch::Tensor {
         tch::Tensor::from_slice(&self.sex).view([self.len() as i64, 1])
     }
 
+    /// The bone ages as a `[n]` tensor, months.
     pub fn ages_tensor(&self) -> tch::Tensor {
         tch::Tensor::from_slice(&self.ages)
     }
@@ -214,10 +230,12 @@ impl Loader {
         }
     }
 
+    /// Samples in the loader.
     pub fn len(&self) -> usize {
         self.ctx.items.len()
     }
 
+    /// Whether the loader has no samples.
     pub fn is_empty(&self) -> bool {
         self.ctx.items.is_empty()
     }

@@ -7,8 +7,11 @@ use super::*;
 /// standardised) and its keypoints in input pixels.
 #[derive(Debug, Clone)]
 pub struct KeypointPair {
+    /// Image id.
     pub id: String,
+    /// The hand image, letterboxed to the net's input.
     pub image: GrayImage,
+    /// Middle finger tip, thumb tip, capitate, input pixels.
     pub points: Keypoints,
 }
 

@@ -63,6 +63,7 @@ pub struct Registration {
     /// The handedness template's margin for the reading taken (positive: a left hand) and for
     /// the other one; `None` without a template.
     pub handedness_margin: Option<f64>,
+    /// The handedness margin of the reading not taken.
     pub other_handedness_margin: Option<f64>,
 }
 

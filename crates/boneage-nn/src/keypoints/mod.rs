@@ -79,6 +79,7 @@ impl Default for KeypointAugment {
 pub struct KeypointConfig {
     /// The net: `head` must be `keypoints`, `sex_embedding` 0.
     pub model: VggConfig,
+    /// Augmentation ranges of its training.
     pub augment: KeypointAugment,
     /// Default 30.
     pub epochs: usize,
@@ -130,6 +131,7 @@ fn bad_config(msg: impl Into<String>) -> TrainError {
 }
 
 impl KeypointConfig {
+    /// Checks the config; errors name the field.
     pub fn validate(&self) -> Result<(), TrainError> {
         self.model.validate()?;
         if self.model.head != Head::Keypoints {
@@ -164,7 +166,9 @@ impl KeypointConfig {
 
 /// A keypoint model: config and weights.
 pub struct KeypointModel {
+    /// The model's config.
     pub config: KeypointConfig,
+    /// Its variables.
     pub vs: nn::VarStore,
     net: Vgg,
 }

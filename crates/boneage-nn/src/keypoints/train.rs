@@ -5,12 +5,14 @@ use super::*;
 /// Per-epoch numbers of a keypoint training.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeypointEpoch {
+    /// 1-based epoch.
     pub epoch: usize,
     /// Mean L1 loss (fractions of the input size).
     pub loss: f64,
     /// Mean keypoint error on the validation pairs, as a fraction of the input's height
     /// (NaN without validation pairs).
     pub valid_error: f64,
+    /// Seconds the epoch took.
     pub seconds: f64,
 }
 

@@ -6,12 +6,17 @@ use super::*;
 /// Where a source image sits inside the net's input.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Letterbox {
+    /// Width of the source image.
     pub source_width: usize,
+    /// Height of the source image.
     pub source_height: usize,
     /// Offset and size of the shrunk image inside the input.
     pub x0: usize,
+    /// Row of the shrunk image's top edge inside the input.
     pub y0: usize,
+    /// Width of the shrunk image inside the input.
     pub width: usize,
+    /// Height of the shrunk image inside the input.
     pub height: usize,
 }
 
@@ -77,8 +82,11 @@ impl Letterbox {
 /// in [0, 1] (not yet standardised).
 #[derive(Debug, Clone)]
 pub struct Prepared {
+    /// The net's input (not yet standardised).
     pub input: GrayImage,
+    /// Where the image lies in the input.
     pub letterbox: Letterbox,
+    /// Whether the grey scale was turned back.
     pub inverted: bool,
 }
 
@@ -110,8 +118,11 @@ pub fn prepare(img: &GrayImage, in_w: usize, in_h: usize) -> Prepared {
 /// A training pair at the net's input size: prepared image and its mask (0 or 1).
 #[derive(Debug, Clone)]
 pub struct SegPair {
+    /// Image id.
     pub id: String,
+    /// The image at the net's input size.
     pub image: GrayImage,
+    /// Its mask, 1 on the hand.
     pub mask: GrayImage,
 }
 

@@ -74,7 +74,9 @@ impl Default for SegAugment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SegConfig {
+    /// The U-Net.
     pub model: UNetConfig,
+    /// Augmentation ranges of its training.
     pub augment: SegAugment,
     /// Epochs per training (each positive-mining round trains this many). Default 12.
     pub epochs: usize,
@@ -109,6 +111,7 @@ impl Default for SegConfig {
 }
 
 impl SegConfig {
+    /// Checks the config; errors name the field.
     pub fn validate(&self) -> Result<(), TrainError> {
         self.model.validate()?;
         if self.epochs == 0 || self.batch_size == 0 {
@@ -149,7 +152,9 @@ pub(super) fn standardize(img: &mut GrayImage) {
 
 /// A segmentation model: config and U-Net weights.
 pub struct SegModel {
+    /// The model's config.
     pub config: SegConfig,
+    /// Its variables.
     pub vs: nn::VarStore,
     net: UNet,
 }

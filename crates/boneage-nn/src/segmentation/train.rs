@@ -5,10 +5,13 @@ use super::*;
 /// Per-epoch numbers of a segmentation training.
 #[derive(Debug, Clone, Serialize)]
 pub struct SegEpoch {
+    /// 1-based epoch.
     pub epoch: usize,
+    /// Mean BCE + Dice loss.
     pub loss: f64,
     /// Mean IoU on the validation pairs at the input size (NaN without validation pairs).
     pub valid_iou: f64,
+    /// Seconds the epoch took.
     pub seconds: f64,
 }
 
