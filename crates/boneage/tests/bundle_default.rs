@@ -71,9 +71,13 @@ fn default_bundle_results_table_on_the_real_test_split() {
         "manifest {stated:.2} vs {ens:.2}"
     );
     assert_eq!(m["phantom_only"], false);
-    // The 95% interval held on the test split when the bundle was built.
+    // The 95% interval held on the test split when the bundle was built, and holds through
+    // the whole pipeline.
     let coverage = m["test"]["interval_coverage"].as_f64().unwrap();
     assert!(coverage >= 0.9, "interval coverage {coverage}");
+    let seen = r["interval_coverage"].as_f64().unwrap();
+    assert!(seen >= 0.9, "interval coverage through the pipeline {seen}");
+    assert_eq!(r["interval_nominal"], 0.95);
     assert!(r["notice"]
         .as_str()
         .unwrap()

@@ -51,6 +51,10 @@ pub struct Results {
     pub best_single_mae_months: f64,
     pub ensemble_mae_months: f64,
     pub ensemble_no_worse_than_best_single: bool,
+    /// Share of the films whose bone age lies inside their prediction interval (when the
+    /// bundle has one), and the interval's nominal coverage.
+    pub interval_coverage: Option<f64>,
+    pub interval_nominal: Option<f64>,
     pub seconds_per_image: f64,
 }
 
@@ -79,6 +83,13 @@ impl Results {
             self.ensemble().evaluation.overall.baseline_mae_months,
             self.seconds_per_image
         );
+        if let (Some(c), Some(n)) = (self.interval_coverage, self.interval_nominal) {
+            println!(
+                "  {:.1}% of the films inside their {:.0}% interval",
+                100.0 * c,
+                100.0 * n
+            );
+        }
     }
 
     pub fn print_summary(&self, out: &Path) {
@@ -225,6 +236,20 @@ pub fn bundle_results(
         ensemble_mae_months: ens,
         ensemble_no_worse_than_best_single: ens <= best.evaluation.overall.mae_months + 1e-9,
         rows,
+        interval_coverage: {
+            let inside = ds
+                .samples
+                .iter()
+                .zip(&preds)
+                .filter_map(|(s, p)| {
+                    p.interval_months
+                        .map(|[lo, hi]| (lo..=hi).contains(&s.bone_age_months))
+                })
+                .collect::<Vec<bool>>();
+            (!inside.is_empty())
+                .then(|| inside.iter().filter(|&&b| b).count() as f64 / inside.len() as f64)
+        },
+        interval_nominal: bundle.manifest.interval.as_ref().map(|i| i.coverage),
         seconds_per_image,
     };
     // predictions.csv
@@ -393,10 +418,10 @@ fn html(
         .collect();
     page.raw_table(&stage_refs, &stage_rows);
     page.raw(&format!(
-        "<p>Best single net: {} ({:.2} months). Ensemble: <b>{:.2} months</b> — {}. Weights were fitted on \
-         the bundle's validation set ({} images, validation MAE {:.2}); region and head rows \
+        "<p>Best single net: {} ({:.2} months). Ensemble: <b>{:.2} months</b> — {}. Weights were chosen on \
+         the bundle's validation set ({} images, validation MAE {:.2}; {}); region and head rows \
          combine their members with the same weights renormalized. The mean predictor always \
-         says {:.1} months ({}). {:.2} s per image on this machine.</p>",
+         says {:.1} months ({}).{} {:.2} s per image on this machine.</p>",
         crate::report::esc(&r.best_single),
         r.best_single_mae_months,
         r.ensemble_mae_months,
@@ -407,8 +432,17 @@ fn html(
         },
         bundle.manifest.ensemble.n_valid,
         bundle.manifest.ensemble.valid_mae_months,
+        crate::report::esc(&bundle.manifest.ensemble.method),
         r.baseline_mean_months,
         r.baseline_source,
+        match (r.interval_coverage, r.interval_nominal) {
+            (Some(c), Some(n)) => format!(
+                " {:.1}% of these films lie inside their {:.0}% prediction interval.",
+                100.0 * c,
+                100.0 * n
+            ),
+            _ => String::new(),
+        },
         r.seconds_per_image
     ));
     page.h2("The ensemble in detail");
