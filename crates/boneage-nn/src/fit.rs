@@ -5,6 +5,7 @@
 
 use crate::training::TrainError;
 use crate::vgg::ConfigError;
+use boneage_imaging::GrayImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tch::{nn, nn::OptimizerConfig, Tensor};
@@ -80,6 +81,39 @@ pub(crate) fn run(
         restore(vs, snap);
     }
     Ok(())
+}
+
+/// One batch's samples, each drawn by `draw(index, rng)` with its own generator seeded by
+/// [`sample_seed`] (so a batch is the same whatever the thread count), in parallel.
+pub(crate) fn draw_batch<T: Send>(
+    chunk: &[usize],
+    seed: u64,
+    epoch: usize,
+    batch: usize,
+    draw: impl Fn(usize, &mut ChaCha8Rng) -> T + Sync,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    chunk
+        .par_iter()
+        .map(|&i| {
+            draw(
+                i,
+                &mut ChaCha8Rng::seed_from_u64(sample_seed(seed, epoch, batch, i)),
+            )
+        })
+        .collect()
+}
+
+/// Standardised copies of images (zero mean, unit SD), as the nets see them without
+/// augmentation.
+pub(crate) fn standardized<'a>(images: impl Iterator<Item = &'a GrayImage>) -> Vec<GrayImage> {
+    images
+        .map(|img| {
+            let mut i = img.clone();
+            boneage_imaging::intensity::standardize(&mut i);
+            i
+        })
+        .collect()
 }
 
 /// The per-sample seed of an augmentation draw: depends on the run's seed, the epoch, the

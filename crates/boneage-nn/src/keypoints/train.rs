@@ -54,14 +54,10 @@ impl KeypointModel {
             train.len(),
             "keypoint",
             &mut |chunk, epoch, b| {
-                let items: Vec<(GrayImage, Keypoints)> = chunk
-                    .par_iter()
-                    .map(|&i| {
-                        let mut r =
-                            ChaCha8Rng::seed_from_u64(fit::sample_seed(cfg.seed, epoch, b, i));
-                        train[i].augmented(&cfg.augment, &mut r)
-                    })
-                    .collect();
+                let items: Vec<(GrayImage, Keypoints)> =
+                    fit::draw_batch(chunk, cfg.seed, epoch, b, |i, r| {
+                        train[i].augmented(&cfg.augment, r)
+                    });
                 let imgs: Vec<&GrayImage> = items.iter().map(|x| &x.0).collect();
                 let x = crate::tensor::batch_to_tensor(&imgs)
                     .expect("same-size inputs")
@@ -106,14 +102,7 @@ impl KeypointModel {
         let h = self.config.size().1 as f64;
         let mut sum = 0.0;
         for chunk in pairs.chunks(self.config.batch_size) {
-            let imgs: Vec<GrayImage> = chunk
-                .iter()
-                .map(|p| {
-                    let mut i = p.image.clone();
-                    standardize(&mut i);
-                    i
-                })
-                .collect();
+            let imgs = fit::standardized(chunk.iter().map(|p| &p.image));
             for (pred, pair) in self.predict_inputs(&imgs).iter().zip(chunk) {
                 sum += mean_distance(pred, &pair.points) / h;
             }

@@ -45,14 +45,10 @@ impl SegModel {
             train.len(),
             "segmentation",
             &mut |chunk, epoch, b| {
-                let pairs: Vec<(GrayImage, GrayImage)> = chunk
-                    .par_iter()
-                    .map(|&i| {
-                        let mut r =
-                            ChaCha8Rng::seed_from_u64(fit::sample_seed(cfg.seed, epoch, b, i));
-                        train[i].augmented(&cfg.augment, &mut r)
-                    })
-                    .collect();
+                let pairs: Vec<(GrayImage, GrayImage)> =
+                    fit::draw_batch(chunk, cfg.seed, epoch, b, |i, r| {
+                        train[i].augmented(&cfg.augment, r)
+                    });
                 let (x, y) = stack(&pairs, device);
                 bce_dice_loss(&net.forward(&x, true), &y)
             },
@@ -82,14 +78,7 @@ impl SegModel {
     pub fn input_iou(&self, pairs: &[SegPair]) -> f64 {
         let mut sum = 0.0;
         for chunk in pairs.chunks(self.config.batch_size) {
-            let imgs: Vec<GrayImage> = chunk
-                .iter()
-                .map(|p| {
-                    let mut i = p.image.clone();
-                    standardize(&mut i);
-                    i
-                })
-                .collect();
+            let imgs = fit::standardized(chunk.iter().map(|p| &p.image));
             let probs = self.probabilities(&imgs);
             for (p, pair) in probs.iter().zip(chunk) {
                 let a = Mask::threshold(p, self.config.threshold as f32);
