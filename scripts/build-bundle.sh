@@ -5,7 +5,9 @@
 #   1. the mirror check's handedness template: the training split registered as it is and the
 #      first 248 of its films registered as mirror images (boneage register --mirror-images),
 #      then boneage handedness (threshold 1) writes WORK/keypoints (the built-in keypoint net
-#      with the template; models/keypoints/ carries the same);
+#      with the template; models/keypoints/ carries the same), and boneage hand-template fits
+#      the quality gate's typical registered hand on the same registered films
+#      (data/hand_template.json);
 #   2. scripts/train-bundle.sh with the shipped split (data/rsna-900-split: 720 train, 89
 #      validation, 91 test, stratified by sex and age, seed 900), the built-in segmentation
 #      model, phantom pre-training (1200 registered phantoms, 6 epochs per member) and the
@@ -40,6 +42,9 @@ echo "== handedness template"
 head -n 249 "$SPLIT/train.csv" > "$WORK/hand-mirror.csv"
 "$B" register --mirror-images --data "$WORK/hand-mirror.csv" --data-images "$RSNA900/images" \
   --out "$WORK/hand-mirror"
+echo "== the quality gate's hand template (data/hand_template.json)"
+"$B" hand-template --registered "$WORK/hand-train" --out data/hand_template.json \
+  --described-as "the rsna-900 training split (data/rsna-900-split/train.csv), registered"
 if [ ! -f "$WORK/keypoints/keypoints.json" ]; then
   "$B" handedness --registered "$WORK/hand-train" --mirrored "$WORK/hand-mirror" --threshold 1 \
     --out "$WORK/keypoints.tmp"

@@ -18,6 +18,7 @@
 pub mod clahe;
 pub mod components;
 pub mod gray;
+pub mod hand_template;
 pub mod handedness;
 pub mod intensity;
 pub mod io;

@@ -11,6 +11,7 @@
 //! | 3 enhance | inversion undone, CLAHE, black outside the hand | [`FrontEnd::enhance`] |
 //! | 4–5 keypoints, register | three keypoints, similarity into the canonical frame, mirror check | [`FrontEnd::register`] |
 //! | checks | implausible mask, mirror image, pose | [`front::warnings`] |
+//! | gate | not a hand, hand cut off, far too small: rejected, no bone age | [`gate::Gate`] |
 //! | 6 regions | A whole hand, B carpals, C metacarpals + phalanges (+ TTA views) | [`cut_regions`] |
 //! | 7 members | each age net on its region | [`ensemble::run_members`] |
 //! | 8 ensemble | weighted mean, calibration line | [`ensemble::ensemble`] |
@@ -21,10 +22,12 @@
 
 pub mod ensemble;
 pub mod front;
+pub mod gate;
 pub mod reading;
 
 pub use ensemble::{MemberValue, Prediction};
 pub use front::{cut_regions, Analysis, FrontEnd};
+pub use gate::{Gate, Verdict};
 pub use reading::ClinicalReading;
 
 use boneage_core::reference::BrushTable;
@@ -131,31 +134,46 @@ pub struct Timings {
     pub nets: f64,
 }
 
-/// Everything the pipeline found about one radiograph.
+/// Everything the pipeline found about one radiograph. A film the quality gate rejects has no
+/// prediction (and no regions; no analysis when no hand was found at all).
 pub struct Assessment {
     /// Who the film is of.
     pub patient: Patient,
-    /// Stages 2–5: mask, hand image, registration, warnings.
-    pub analysis: Analysis,
+    /// Stages 2–5: mask, hand image, registration, warnings (`None` when the gate rejected the
+    /// image before them or the keypoints found no hand).
+    pub analysis: Option<Analysis>,
     /// Stage 6: the region views the nets read (`[region][view]`).
     pub views: Vec<(Region, Vec<GrayImage>)>,
-    /// Stages 7–8.
-    pub prediction: Prediction,
-    /// Stage 9, when the patient's chronological age is known.
+    /// Stages 7–8 (`None` for a rejected film).
+    pub prediction: Option<Prediction>,
+    /// Stage 9, when the patient's chronological age is known and the film was read.
     pub reading: Option<ClinicalReading>,
+    /// The quality gate's verdict.
+    pub verdict: Verdict,
     /// Seconds per part.
     pub timings: Timings,
 }
 
 impl Assessment {
-    /// The estimated bone age in months.
-    pub fn bone_age_months(&self) -> f64 {
-        self.prediction.bone_age_months
+    /// The estimated bone age in months (`None` for a rejected film).
+    pub fn bone_age_months(&self) -> Option<f64> {
+        self.prediction.as_ref().map(|p| p.bone_age_months)
     }
-    /// Every warning: the front half's and the ensemble's.
+    /// `"ok"` or `"rejected"`.
+    pub fn status(&self) -> &'static str {
+        self.verdict.status()
+    }
+    /// Every warning: the front half's, the gate's doubts and the ensemble's.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w = self.analysis.warnings.clone();
-        w.extend(self.prediction.warnings());
+        let mut w = self
+            .analysis
+            .as_ref()
+            .map(|a| a.warnings.clone())
+            .unwrap_or_default();
+        w.extend(self.verdict.notes.iter().cloned());
+        if let Some(p) = &self.prediction {
+            w.extend(p.warnings());
+        }
         w
     }
 }
@@ -175,6 +193,8 @@ pub struct Pipeline {
     pub seed: u64,
     /// The reference the clinical reading uses.
     pub reference: BrushTable,
+    /// The quality gate.
+    pub gate: Gate,
 }
 
 impl Pipeline {
@@ -186,6 +206,7 @@ impl Pipeline {
             tta,
             seed: 0,
             reference: BrushTable::shipped(),
+            gate: Gate::shipped(),
         }
     }
 
@@ -262,27 +283,33 @@ impl Pipeline {
             tta: &self.bundle.manifest.tta,
             views: self.tta,
             seed: self.seed,
+            gate: &self.gate,
         }
     }
 
-    /// Stages 7–9 on a radiograph taken through stages 2–6.
+    /// Stages 7–9 on a radiograph taken through stages 2–6 and the gate; nothing for a film
+    /// the gate rejected.
     fn nets(&self, staged: Staged) -> Assessment {
         let t0 = Instant::now();
-        let prediction = self.estimate(&staged.views, staged.patient.sex);
-        let reading = staged.patient.chronological_age_months.map(|age| {
-            reading::read(
+        let verdict = staged.verdict;
+        let prediction =
+            (!verdict.rejected).then(|| self.estimate(&staged.views, staged.patient.sex));
+        let reading = match (staged.patient.chronological_age_months, &prediction) {
+            (Some(age), Some(p)) => Some(reading::read(
                 &self.reference,
                 staged.patient.sex,
                 age,
-                prediction.bone_age_months,
-            )
-        });
+                p.bone_age_months,
+            )),
+            _ => None,
+        };
         Assessment {
             reading,
             patient: staged.patient,
             analysis: staged.analysis,
             views: staged.views,
             prediction,
+            verdict,
             timings: Timings {
                 nets: t0.elapsed().as_secs_f64(),
                 ..staged.timings
@@ -339,7 +366,8 @@ impl Pipeline {
 /// A radiograph taken through stages 2–6, waiting for the nets.
 struct Staged {
     patient: Patient,
-    analysis: Analysis,
+    analysis: Option<Analysis>,
+    verdict: Verdict,
     views: Vec<(Region, Vec<GrayImage>)>,
     timings: Timings,
 }
@@ -352,6 +380,7 @@ struct Stager<'a> {
     tta: &'a TtaConfig,
     views: usize,
     seed: u64,
+    gate: &'a Gate,
 }
 
 // SAFETY: `tch` does not mark tensors `Sync` (a tensor can be changed in place), so a
@@ -363,23 +392,42 @@ struct Stager<'a> {
 unsafe impl Send for Stager<'_> {}
 
 impl Stager<'_> {
-    /// Stages 2–6.
+    /// Stages 2–6 and the gate: a film the gate rejects stops where it was rejected.
     fn stage(&self, img: &GrayImage, patient: Patient) -> Result<Staged, PipelineError> {
         let t0 = Instant::now();
-        let analysis = self.front.analyse(img)?;
+        let mut verdict = self.gate.check_image(img);
+        let analysis = if verdict.rejected {
+            None
+        } else {
+            match self.front.analyse(img) {
+                Ok(a) => Some(a),
+                Err(PipelineError::NoRegistration) => {
+                    verdict.reject("no hand found: the keypoints fall on one spot".into());
+                    None
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        if let Some(a) = &analysis {
+            self.gate.check_front(img, a, &mut verdict);
+        }
         let t1 = Instant::now();
-        let views = cut_regions(
-            &analysis.hand,
-            &analysis.to_canonical(),
-            &self.regions,
-            self.views,
-            self.tta,
-            self.seed,
-        );
+        let views = match &analysis {
+            Some(a) if !verdict.rejected => cut_regions(
+                &a.hand,
+                &a.to_canonical(),
+                &self.regions,
+                self.views,
+                self.tta,
+                self.seed,
+            ),
+            _ => Vec::new(),
+        };
         let t2 = Instant::now();
         Ok(Staged {
             patient,
             analysis,
+            verdict,
             views,
             timings: Timings {
                 read: 0.0,

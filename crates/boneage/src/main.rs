@@ -60,6 +60,9 @@ enum Command {
     /// Fit the left-hand / mirror-image template of the mirror check on registered left hands.
     #[cfg(feature = "torch")]
     Handedness(cmd::handedness::HandednessArgs),
+    /// Fit the quality gate's template of a typical registered hand on registered real hands.
+    #[cfg(feature = "torch")]
+    HandTemplate(cmd::hand_template::HandTemplateArgs),
     /// Register radiographs into the canonical frame and cut regions A, B, C.
     #[cfg(feature = "torch")]
     Register(cmd::register::RegisterArgs),
@@ -97,6 +100,8 @@ fn main() {
         Command::Keypoints(args) => cmd::keypoints::run(args),
         #[cfg(feature = "torch")]
         Command::Handedness(args) => cmd::handedness::run(args),
+        #[cfg(feature = "torch")]
+        Command::HandTemplate(args) => cmd::hand_template::run(args),
         #[cfg(feature = "torch")]
         Command::Register(args) => cmd::register::run(args),
         #[cfg(feature = "torch")]

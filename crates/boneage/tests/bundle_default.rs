@@ -53,7 +53,11 @@ fn default_bundle_results_table_on_the_real_test_split() {
         .as_f64()
         .unwrap();
     eprintln!("{}", String::from_utf8_lossy(&o.stdout));
-    assert_eq!(r["n"], 91);
+    // The quality gate turns away at most one of the 91 films (2743: the U-Net finds no hand
+    // on it; the manifest's figure, made from the registered split, still counts it).
+    let rejected = r["n_rejected"].as_u64().unwrap();
+    assert_eq!(r["n"].as_u64().unwrap() + rejected, 91);
+    assert!(rejected <= 1, "{}", r["rejected"]);
     assert!(
         ens <= best,
         "ensemble {ens:.2} worse than the best single net {best:.2}"
@@ -63,11 +67,12 @@ fn default_bundle_results_table_on_the_real_test_split() {
         ens < 0.4 * base,
         "ensemble {ens:.2} vs mean predictor {base:.2}"
     );
-    // The manifest states what the pipeline gives on this split.
+    // The manifest states what the pipeline gives on this split (all 91 films); on the films
+    // the gate reads it is no worse.
     let m = manifest();
     let stated = m["test"]["ensemble"]["mae_months"].as_f64().unwrap();
     assert!(
-        (stated - ens).abs() < 0.25,
+        ens <= stated + 0.1 && (stated - ens).abs() < 0.5,
         "manifest {stated:.2} vs {ens:.2}"
     );
     assert_eq!(m["phantom_only"], false);

@@ -24,12 +24,22 @@ pub fn write_debug(
     img: &GrayImage,
     assessment: &Assessment,
 ) -> anyhow::Result<()> {
-    let (a, views) = (&assessment.analysis, &assessment.views);
-    let age = assessment.bone_age_months();
-    let (keypoints, to_canonical) = (a.keypoints(), a.to_canonical());
+    let views = &assessment.views;
     let stem = stem_of(path);
+    let caption = match assessment.bone_age_months() {
+        Some(age) => format!("{stem}: {age:.1} months"),
+        None => format!("{stem}: rejected"),
+    };
     let d = d.to_path_buf();
     std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))?;
+    let size = 320;
+    let Some(a) = &assessment.analysis else {
+        // Rejected before a hand was found: the radiograph alone.
+        let mut t = Tile::of(img, size);
+        t.caption = caption;
+        return sheet::write_sheet(&d.join("overview.png"), &[t], size, 1);
+    };
+    let (keypoints, to_canonical) = (a.keypoints(), a.to_canonical());
     let mask_img = GrayImage {
         width: a.mask.width,
         height: a.mask.height,
@@ -39,7 +49,6 @@ pub fn write_debug(
     write_png_gray8(&d.join("hand.png"), &a.hand)?;
     let registered = warp_to_canonical(&a.hand, &to_canonical, 0.0);
     write_png_gray8(&d.join("registered.png"), &registered)?;
-    let size = 320;
     let mut first = Tile::of(img, size);
     first.outline = Some((
         a.mask.resize(first.thumb.width, first.thumb.height),
@@ -53,7 +62,7 @@ pub fn write_debug(
             (b, sheet::YELLOW)
         })
         .collect();
-    first.caption = format!("{stem}: {age:.1} months");
+    first.caption = caption;
     let mut reg = Tile::of(&registered, size);
     reg.source_size = (CANONICAL_WIDTH, CANONICAL_HEIGHT);
     reg.boxes = Region::ALL

@@ -97,3 +97,41 @@ pub fn write_mask(path: &Path, mask: &Mask) -> anyhow::Result<()> {
     let bytes = boneage_imaging::io::encode_png_gray8(mask.width, mask.height, &mask.to_u8());
     write_atomic(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
 }
+
+/// The registered whole-hand images (`registered/<id>.png`, canonical frame) of the hands that
+/// `boneage register` registered without a reflection (`mirrored: false`) into each folder,
+/// sorted; a folder with none is an error.
+pub fn registered_hands(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut registered = Vec::new();
+    for dir in dirs {
+        let mut n = 0;
+        for e in
+            std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?
+        {
+            let p = e?.path();
+            if p.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let v: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(&p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?,
+            )
+            .with_context(|| format!("{}: not a registration record", p.display()))?;
+            let Some(id) = v["id"].as_str() else {
+                bail!("{}: not a registration record (no id)", p.display());
+            };
+            if v["mirrored"].as_bool() == Some(false) {
+                registered.push(dir.join("registered").join(format!("{id}.png")));
+                n += 1;
+            }
+        }
+        if n == 0 {
+            bail!(
+                "{}: no hands registered without a reflection here",
+                dir.display()
+            );
+        }
+    }
+    registered.sort();
+    Ok(registered)
+}

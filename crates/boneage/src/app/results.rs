@@ -35,13 +35,24 @@ pub struct ResultRow {
     pub evaluation: Evaluation,
 }
 
+/// A film the quality gate turned away.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedFilm {
+    pub id: String,
+    pub reasons: Vec<String>,
+}
+
 /// What `results.json` holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Results {
     pub bundle: String,
     pub notice: String,
     pub data: String,
+    /// Films scored (the quality gate's rejections left out).
     pub n: usize,
+    /// Films the quality gate rejected (no bone age), and why.
+    pub n_rejected: usize,
+    pub rejected: Vec<RejectedFilm>,
     pub tta: usize,
     pub baseline_mean_months: f64,
     /// Where the baseline's constant comes from.
@@ -83,6 +94,18 @@ impl Results {
             self.ensemble().evaluation.overall.baseline_mae_months,
             self.seconds_per_image
         );
+        if self.n_rejected > 0 {
+            println!(
+                "  {} of {} films rejected by the quality gate (no bone age; not scored): {}",
+                self.n_rejected,
+                self.n + self.n_rejected,
+                self.rejected
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         if let (Some(c), Some(n)) = (self.interval_coverage, self.interval_nominal) {
             println!(
                 "  {:.1}% of the films inside their {:.0}% interval",
@@ -123,13 +146,13 @@ pub fn bundle_results(
                 Ok((path, boneage_pipeline::Given::sex(Some(s.sex))))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut preds: Vec<Prediction> = Vec::with_capacity(ds.samples.len());
+    let mut outcomes: Vec<Result<Prediction, Vec<String>>> = Vec::with_capacity(ds.samples.len());
     let mut failure = None;
     // The next film is read and registered while the nets read this one.
     share_cores_with_overlap();
     pipeline.assess_files(&files, |_, result| match result {
         Ok((_, a)) => {
-            preds.push(a.prediction);
+            outcomes.push(a.prediction.ok_or_else(|| a.verdict.rejection_reasons()));
             bar.inc(1);
             true
         }
@@ -143,7 +166,30 @@ pub fn bundle_results(
         return Err(e.into());
     }
     let seconds_per_image = started.elapsed().as_secs_f64() / ds.samples.len() as f64;
-    let truth: Vec<f64> = ds.ages();
+    // Films the quality gate rejected have no bone age: they are listed, not scored.
+    let mut samples = Vec::new();
+    let mut preds: Vec<Prediction> = Vec::new();
+    let mut rejected = Vec::new();
+    for (s, o) in ds.samples.iter().zip(outcomes) {
+        match o {
+            Ok(p) => {
+                samples.push(s);
+                preds.push(p);
+            }
+            Err(reasons) => rejected.push(RejectedFilm {
+                id: s.id.clone(),
+                reasons,
+            }),
+        }
+    }
+    anyhow::ensure!(
+        !preds.is_empty(),
+        "{}: the quality gate rejected every film ({}: {})",
+        data.display(),
+        rejected[0].id,
+        rejected[0].reasons.join("; ")
+    );
+    let truth: Vec<f64> = samples.iter().map(|s| s.bone_age_months).collect();
     let (baseline, baseline_source) = match bundle.manifest.ensemble.train_mean_months {
         Some(m) => (m, "the training mean"),
         None => (
@@ -152,8 +198,7 @@ pub fn bundle_results(
         ),
     };
     let eval_of = |get: &dyn Fn(&Prediction) -> Option<f64>| -> Evaluation {
-        let cases: Vec<Case> = ds
-            .samples
+        let cases: Vec<Case> = samples
             .iter()
             .zip(&preds)
             .filter_map(|(s, p)| {
@@ -227,7 +272,9 @@ pub fn bundle_results(
         bundle: bundle.manifest.id.clone(),
         notice: bundle.manifest.notice.clone(),
         data: data.display().to_string(),
-        n: ds.samples.len(),
+        n: samples.len(),
+        n_rejected: rejected.len(),
+        rejected,
         tta: pipeline.tta,
         baseline_mean_months: baseline,
         baseline_source: baseline_source.into(),
@@ -237,8 +284,7 @@ pub fn bundle_results(
         ensemble_no_worse_than_best_single: ens <= best.evaluation.overall.mae_months + 1e-9,
         rows,
         interval_coverage: {
-            let inside = ds
-                .samples
+            let inside = samples
                 .iter()
                 .zip(&preds)
                 .filter_map(|(s, p)| {
@@ -258,7 +304,7 @@ pub fn bundle_results(
         let _ = write!(csv, ",{}", csv_field(&m.name));
     }
     csv.push('\n');
-    for (s, p) in ds.samples.iter().zip(&preds) {
+    for (s, p) in samples.iter().zip(&preds) {
         let _ = write!(
             csv,
             "{},{},{},{:.3},{:.3}",
@@ -279,8 +325,7 @@ pub fn bundle_results(
         (serde_json::to_string_pretty(&results)? + "\n").as_bytes(),
     )
     .context("results.json")?;
-    let cases: Vec<Case> = ds
-        .samples
+    let cases: Vec<Case> = samples
         .iter()
         .zip(&preds)
         .map(|(s, p)| Case {
@@ -325,6 +370,22 @@ fn html(
         crate::report::esc(&bundle.manifest.trained_on),
         crate::report::esc(&r.notice)
     ));
+    if !r.rejected.is_empty() {
+        let mut list = String::new();
+        for f in &r.rejected {
+            let _ = write!(
+                list,
+                "<li><b>{}</b>: {}</li>",
+                crate::report::esc(&f.id),
+                crate::report::esc(&f.reasons.join("; "))
+            );
+        }
+        page.raw(&format!(
+            "<p>The quality gate rejected {} of {} radiographs (no bone age; left out of the              figures below):</p><ul>{list}</ul>",
+            r.n_rejected,
+            r.n + r.n_rejected
+        ));
+    }
     page.h2("Results table");
     let stages: Vec<&str> = Stage::ALL
         .iter()

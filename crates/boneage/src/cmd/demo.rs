@@ -219,21 +219,36 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         &format!("Demo: the seed's results table on {what}"),
     )?;
 
-    // One prediction with TTA, as `boneage predict --tta 10 --debug-images` gives it.
-    let first = &test.samples[0];
-    let img = first.image.clone().context("test image")?;
-    let r = boneage_pipeline::read(&img)?;
-    let patient = boneage_pipeline::Patient {
-        sex: first.sex,
-        chronological_age_months: None,
-    };
-    let t0 = std::time::Instant::now();
+    // One prediction with TTA, as `boneage predict --tta 10 --debug-images` gives it, on the
+    // first test film the quality gate accepts.
     pipeline.tta = 10;
-    let a = pipeline.assess(&r.image, patient)?;
-    let tta_seconds = t0.elapsed().as_secs_f64();
-    let p = &a.prediction;
+    let mut chosen = None;
+    for first in &test.samples {
+        let img = first.image.clone().context("test image")?;
+        let r = boneage_pipeline::read(&img)?;
+        let patient = boneage_pipeline::Patient {
+            sex: first.sex,
+            chronological_age_months: None,
+        };
+        let t0 = std::time::Instant::now();
+        let a = pipeline.assess(&r.image, patient)?;
+        if a.prediction.is_some() {
+            chosen = Some((first, img, r, a, t0.elapsed().as_secs_f64()));
+            break;
+        }
+    }
+    let (first, img, r, a, tta_seconds) =
+        chosen.context("the quality gate rejected every demo test radiograph")?;
+    let p = a
+        .prediction
+        .as_ref()
+        .context("an accepted film has a prediction")?;
+    let analysis = a
+        .analysis
+        .as_ref()
+        .context("an accepted film has an analysis")?;
     let debug = args.out.join("debug");
-    let p1 = pipeline.estimate(&pipeline.cut_regions(&a.analysis, 1), first.sex);
+    let p1 = pipeline.estimate(&pipeline.cut_regions(analysis, 1), first.sex);
     let bundle = &pipeline.bundle;
 
     let whole = if args.whole_image {

@@ -16,8 +16,9 @@
 //! model (default: the built-in one) is written to `--out` with the template in its
 //! `keypoints.json`; its net is unchanged. The scores on the fitting sets are printed.
 
+use crate::app::inputs::registered_hands;
 use crate::app::models::load_keypoints;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use boneage_imaging::handedness::{thumbnail, HandednessTemplate};
 use boneage_imaging::spatial::Affine;
 use boneage_imaging::{read_radiograph, GrayImage};
@@ -54,38 +55,7 @@ pub struct HandednessArgs {
 
 /// Thumbnails of the hands registered without a reflection in `boneage register` folders.
 fn thumbnails(dirs: &[PathBuf]) -> anyhow::Result<Vec<GrayImage>> {
-    let mut registered = Vec::new();
-    for dir in dirs {
-        let mut n = 0;
-        for e in
-            std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?
-        {
-            let p = e?.path();
-            if p.extension().is_none_or(|x| x != "json") {
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(&p)
-                    .with_context(|| format!("{}: cannot read", p.display()))?,
-            )
-            .with_context(|| format!("{}: not a registration record", p.display()))?;
-            let Some(id) = v["id"].as_str() else {
-                bail!("{}: not a registration record (no id)", p.display());
-            };
-            if v["mirrored"].as_bool() == Some(false) {
-                registered.push(dir.join("registered").join(format!("{id}.png")));
-                n += 1;
-            }
-        }
-        if n == 0 {
-            bail!(
-                "{}: no hands registered without a reflection here",
-                dir.display()
-            );
-        }
-    }
-    registered.sort();
-    registered
+    registered_hands(dirs)?
         .par_iter()
         .map(|p| -> anyhow::Result<_> {
             Ok(thumbnail(&read_radiograph(p)?.image, &Affine::IDENTITY))

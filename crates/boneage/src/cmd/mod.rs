@@ -10,6 +10,8 @@ pub mod engine;
 #[cfg(feature = "torch")]
 pub mod evaluate;
 #[cfg(feature = "torch")]
+pub mod hand_template;
+#[cfg(feature = "torch")]
 pub mod handedness;
 pub mod inspect;
 #[cfg(feature = "torch")]

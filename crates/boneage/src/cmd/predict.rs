@@ -10,7 +10,10 @@
 //! weighted ensemble, with `--tta N` views per region (N = 1: none). The JSON carries
 //! `bone_age_months`, `spread_months` (SD of the members' estimates), `by_region`, `by_head`,
 //! every member's value, the keypoints, `warnings` (an implausible hand mask, a hand turned far
-//! from upright, nets that disagree by more than 24 months SD), the bundle id and its notice.
+//! from upright, nets that disagree by more than 24 months SD), the bundle id and its notice,
+//! and `status`: `ok`, or `rejected` with `reasons` and no bone age when the quality gate
+//! (`boneage_pipeline::gate`) finds no readable hand (not a hand radiograph, the hand cut off,
+//! far too small).
 //! `--run` predicts with
 //! one trained net from the whole image (the earlier, single-model path).
 //!
@@ -114,7 +117,6 @@ fn print_one(
     args: &PredictArgs,
     debug_names: &mut std::collections::HashSet<String>,
 ) -> anyhow::Result<()> {
-    let (p, kp) = (&a.prediction, a.analysis.registration);
     let (bundle, t) = (&pipeline.bundle, a.timings);
     if let Some(dir) = &args.debug_images {
         // One folder per image, named by the file; a second file of the same name gets
@@ -129,25 +131,14 @@ fn print_one(
         write_debug(&dir.join(name), path, image, a)?;
     }
     let round2 = |v: f64| (v * 100.0).round() / 100.0;
-    let obj = serde_json::json!({
+    let mut obj = serde_json::json!({
         "image": path,
+        "status": a.status(),
         "sex": a.patient.sex.letter(),
-        "bone_age_months": round2(p.bone_age_months),
-        "bone_age_years": round2(p.bone_age_months / 12.0),
-        "spread_months": round2(p.spread_months),
-        "by_region": p.by_region.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
-        "by_head": p.by_head.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
-        "members": p.members.iter().map(|m| serde_json::json!({
-            "name": m.name, "region": m.region, "head": m.head,
-            "bone_age_months": round2(m.bone_age_months),
-            "tta_sd_months": round2(m.tta_sd_months), "weight": m.weight,
-        })).collect::<Vec<_>>(),
-        "tta": p.tta,
-        "interval_months": p.interval_months.map(|[lo, hi]| [round2(lo), round2(hi)]),
         "warnings": a.warnings(),
-        "keypoints": kp.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
-        "thumb_residual_px": round2(kp.thumb_residual),
-        "mirrored": kp.mirrored,
+        "hand_scores": a.verdict.scores.map(|s| serde_json::json!({
+            "shape": round2(s.shape), "look": round2(s.look),
+        })),
         "bundle": bundle.manifest.id,
         "notice": bundle.manifest.notice,
         "trained_on": bundle.manifest.trained_on,
@@ -161,7 +152,47 @@ fn print_one(
             "total": round3(t.read + t.front + t.regions + t.nets),
         },
     });
-    let mut obj = obj;
+    let extend = |obj: &mut serde_json::Value, fields: serde_json::Value| {
+        if let (Some(o), Some(f)) = (obj.as_object_mut(), fields.as_object()) {
+            o.extend(f.clone());
+        }
+    };
+    if let Some(kp) = a.analysis.as_ref().map(|x| x.registration) {
+        extend(
+            &mut obj,
+            serde_json::json!({
+                "keypoints": kp.keypoints.map(|k| [round2(k[0]), round2(k[1])]),
+                "thumb_residual_px": round2(kp.thumb_residual),
+                "mirrored": kp.mirrored,
+            }),
+        );
+    }
+    let Some(p) = &a.prediction else {
+        // Rejected by the quality gate: the reasons, no bone age.
+        extend(
+            &mut obj,
+            serde_json::json!({ "reasons": a.verdict.rejection_reasons() }),
+        );
+        println!("{}", serde_json::to_string(&obj)?);
+        return Ok(());
+    };
+    extend(
+        &mut obj,
+        serde_json::json!({
+            "bone_age_months": round2(p.bone_age_months),
+            "bone_age_years": round2(p.bone_age_months / 12.0),
+            "spread_months": round2(p.spread_months),
+            "by_region": p.by_region.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
+            "by_head": p.by_head.iter().map(|(k, v)| (k.clone(), round2(*v))).collect::<std::collections::BTreeMap<_, _>>(),
+            "members": p.members.iter().map(|m| serde_json::json!({
+                "name": m.name, "region": m.region, "head": m.head,
+                "bone_age_months": round2(m.bone_age_months),
+                "tta_sd_months": round2(m.tta_sd_months), "weight": m.weight,
+            })).collect::<Vec<_>>(),
+            "tta": p.tta,
+            "interval_months": p.interval_months.map(|[lo, hi]| [round2(lo), round2(hi)]),
+        }),
+    );
     if let Some(c) = &a.reading {
         // Stage 9: the bone age against the chronological age.
         let round = |v: Option<f64>| v.map(round2);
@@ -175,9 +206,7 @@ fn print_one(
             "reference_sd_months": round(c.reference_sd_months),
             "reading_unavailable": c.unavailable,
         });
-        if let (Some(o), Some(f)) = (obj.as_object_mut(), fields.as_object()) {
-            o.extend(f.clone());
-        }
+        extend(&mut obj, fields);
     }
     println!("{}", serde_json::to_string(&obj)?);
     Ok(())

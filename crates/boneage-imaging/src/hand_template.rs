@@ -1,0 +1,231 @@
+//! Does a registered picture look like a hand? The quality gate's template of a typical left
+//! hand in the canonical frame: where the hand mask lies (its outline: five fingers, palm,
+//! wrist) and how the registered hand looks (a standardised thumbnail, bones bright in soft
+//! tissue). A real hand registered by its keypoints lands on both; a photo, a page of text, a
+//! chest film or a forearm without its hand, registered by whatever the keypoint net found,
+//! does not.
+//!
+//! Two scores, each in [−1, 1]-ish and high for a hand:
+//! - **shape**: intersection over union of the registered mask's occupancy ([`occupancy`],
+//!   48x64 over region A's box, a cell counts when over half of it is hand) with the
+//!   template's (cells that are hand in over half of the fitting hands);
+//! - **look**: correlation of the standardised thumbnail ([`crate::handedness::thumbnail`])
+//!   with the template's mean thumbnail.
+//!
+//! [`HandTemplate::fit`] takes both means over registered real hands and sets each score's
+//! lower limit at a low quantile of the fitting hands' own scores; the fitted template
+//! is shipped in `data/hand_template.json`.
+
+use crate::handedness::{thumbnail, THUMB_SIZE};
+use crate::registration::{warp_scaled, Region};
+use crate::spatial::Affine;
+use crate::GrayImage;
+use serde::{Deserialize, Serialize};
+
+/// Size (width, height) of the occupancy grid over region A's box.
+pub const OCCUPANCY_SIZE: (usize, usize) = (48, 64);
+
+const SHIPPED: &str = include_str!("../../../data/hand_template.json");
+
+/// The share of every cell of a 48x64 grid over region A's box (the whole hand in the canonical
+/// frame) that is hand: pixels of `hand` above 0 (the enhanced hand image is black outside its
+/// mask), mapped by `source_to_canonical`.
+pub fn occupancy(hand: &GrayImage, source_to_canonical: &Affine) -> GrayImage {
+    let inside = GrayImage::from_vec(
+        hand.width,
+        hand.height,
+        hand.data
+            .iter()
+            .map(|&v| if v > 0.0 { 1.0 } else { 0.0 })
+            .collect(),
+    );
+    let (w, h) = OCCUPANCY_SIZE;
+    warp_scaled(
+        &inside,
+        &to_grid(w, h).after(source_to_canonical),
+        w,
+        h,
+        0.0,
+    )
+}
+
+/// Canonical frame → a `w x h` grid over region A's box (pixel centres).
+fn to_grid(w: usize, h: usize) -> Affine {
+    let [x0, y0, x1, y1] = Region::A.canonical_box();
+    let (sx, sy) = (w as f64 / (x1 - x0), h as f64 / (y1 - y0));
+    Affine {
+        m: [
+            [sx, 0.0, (0.5 - x0) * sx - 0.5],
+            [0.0, sy, (0.5 - y0) * sy - 0.5],
+        ],
+    }
+}
+
+/// The typical registered hand and the limits of the two scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandTemplate {
+    /// Mean occupancy of the fitting hands, row-major, [`OCCUPANCY_SIZE`].
+    pub occupancy: Vec<f32>,
+    /// Mean standardised thumbnail of the fitting hands, row-major, [`THUMB_SIZE`].
+    pub thumbnail: Vec<f32>,
+    /// A shape score below this is unlike a hand.
+    pub shape_min: f64,
+    /// A look score below this is unlike a hand.
+    pub look_min: f64,
+    /// How it was fitted, in words.
+    pub fitted_on: String,
+}
+
+/// A registered picture's two scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct HandScores {
+    /// Outline against the typical hand's (IoU, 0–1).
+    pub shape: f64,
+    /// Picture against the typical hand's (correlation).
+    pub look: f64,
+}
+
+impl HandTemplate {
+    /// The template shipped with the project (fitted on the registered real training films).
+    pub fn shipped() -> HandTemplate {
+        serde_json::from_str(SHIPPED).expect("the shipped hand template is well formed")
+    }
+
+    /// Shape score of an occupancy grid ([`occupancy`]).
+    pub fn shape(&self, occupancy: &GrayImage) -> f64 {
+        let (mut both, mut either) = (0usize, 0usize);
+        for (&a, &b) in occupancy.data.iter().zip(&self.occupancy) {
+            let (a, b) = (a > 0.5, b > 0.5);
+            both += (a && b) as usize;
+            either += (a || b) as usize;
+        }
+        both as f64 / either.max(1) as f64
+    }
+
+    /// Look score of a standardised thumbnail ([`thumbnail`]).
+    pub fn look(&self, thumb: &GrayImage) -> f64 {
+        let n = self.thumbnail.len().max(1) as f64;
+        let mean = self.thumbnail.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let sd = (self
+            .thumbnail
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n)
+            .sqrt();
+        let dot = thumb
+            .data
+            .iter()
+            .zip(&self.thumbnail)
+            .map(|(&a, &b)| a as f64 * (b as f64 - mean))
+            .sum::<f64>();
+        dot / n / (sd + 1e-9)
+    }
+
+    /// Both scores of an enhanced hand image and its map into the canonical frame.
+    pub fn scores(&self, hand: &GrayImage, source_to_canonical: &Affine) -> HandScores {
+        HandScores {
+            shape: self.shape(&occupancy(hand, source_to_canonical)),
+            look: self.look(&thumbnail(hand, source_to_canonical)),
+        }
+    }
+
+    /// The template of registered hands (each given as its occupancy grid and thumbnail): the
+    /// means, and each score's limit at quantile `q` of the hands' own scores (e.g. 0.005: one
+    /// fitting hand in 200 falls below). `None` without hands.
+    pub fn fit(hands: &[(GrayImage, GrayImage)], q: f64) -> Option<HandTemplate> {
+        let n = hands.len();
+        if n == 0 {
+            return None;
+        }
+        let mean_of = |len: usize, pick: &dyn Fn(&(GrayImage, GrayImage)) -> &GrayImage| {
+            let mut m = vec![0.0f64; len];
+            for h in hands {
+                for (a, &v) in m.iter_mut().zip(&pick(h).data) {
+                    *a += v as f64 / n as f64;
+                }
+            }
+            m.into_iter().map(|v| v as f32).collect::<Vec<f32>>()
+        };
+        let (ow, oh) = OCCUPANCY_SIZE;
+        let (tw, th) = THUMB_SIZE;
+        let mut t = HandTemplate {
+            occupancy: mean_of(ow * oh, &|h| &h.0),
+            thumbnail: mean_of(tw * th, &|h| &h.1),
+            shape_min: 0.0,
+            look_min: 0.0,
+            fitted_on: String::new(),
+        };
+        let quantile = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).floor() as usize]
+        };
+        t.shape_min = quantile(hands.iter().map(|h| t.shape(&h.0)).collect());
+        t.look_min = quantile(hands.iter().map(|h| t.look(&h.1)).collect());
+        Some(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in hand in the canonical frame: a palm and four fingers, scaled by `s`.
+    fn hand(shift: f64) -> GrayImage {
+        let (w, h) = (1600usize, 2080usize);
+        let mut img = GrayImage::new(w / 8, h / 8, 0.0);
+        for y in 0..h / 8 {
+            for x in 0..w / 8 {
+                let (xf, yf) = (x as f64 * 8.0 - shift, y as f64 * 8.0);
+                let palm = (500.0..1150.0).contains(&xf) && (900.0..1700.0).contains(&yf);
+                let finger = (0..4).any(|k| {
+                    let cx = 560.0 + k as f64 * 170.0;
+                    (xf - cx).abs() < 60.0 && (200.0..900.0).contains(&yf)
+                });
+                if palm || finger {
+                    img.data[y * (w / 8) + x] = if (xf as i64 / 40) % 2 == 0 { 0.8 } else { 0.5 };
+                }
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn a_hand_scores_high_and_a_blob_or_nothing_low() {
+        let to_canonical = Affine::scale(8.0, 8.0);
+        let hands: Vec<_> = (0..6)
+            .map(|k| {
+                let h = hand(k as f64 * 10.0 - 30.0);
+                (occupancy(&h, &to_canonical), thumbnail(&h, &to_canonical))
+            })
+            .collect();
+        let t = HandTemplate::fit(&hands, 0.0).unwrap();
+        assert!(t.shape_min > 0.8 && t.look_min > 0.5, "{t:?}");
+        let s = t.scores(&hand(15.0), &to_canonical);
+        assert!(s.shape >= t.shape_min - 0.05 && s.look > 0.5, "{s:?}");
+        // A round blob where the palm is: no fingers.
+        let mut blob = GrayImage::new(200, 260, 0.0);
+        for y in 0..260 {
+            for x in 0..200 {
+                if ((x as f64 - 100.0).powi(2) + (y as f64 - 150.0).powi(2)).sqrt() < 70.0 {
+                    blob.data[y * 200 + x] = 0.7;
+                }
+            }
+        }
+        let b = t.scores(&blob, &to_canonical);
+        assert!(b.shape < 0.5, "{b:?}");
+        let empty = t.scores(&GrayImage::new(200, 260, 0.0), &to_canonical);
+        assert_eq!(empty.shape, 0.0);
+        assert!(HandTemplate::fit(&[], 0.01).is_none());
+    }
+
+    #[test]
+    fn the_shipped_template_reads() {
+        let t = HandTemplate::shipped();
+        assert_eq!(t.occupancy.len(), OCCUPANCY_SIZE.0 * OCCUPANCY_SIZE.1);
+        assert_eq!(t.thumbnail.len(), THUMB_SIZE.0 * THUMB_SIZE.1);
+        assert!(t.shape_min > 0.3 && t.shape_min < 0.8, "{}", t.shape_min);
+        assert!(!t.fitted_on.is_empty());
+    }
+}

@@ -1,0 +1,278 @@
+//! The quality gate: whether a picture is a hand radiograph the pipeline can read. A film
+//! that is not (blank, noise, a photo, a page of text, a chest film, a forearm without its
+//! hand), whose hand is cut off so that a region is missing, or that is far too small is
+//! answered `rejected` with its reasons and no bone age, rather than a confident number.
+//!
+//! Three kinds of finding:
+//! - **reasons to reject outright**: an image far too small or blank; no hand found (mask
+//!   under 5% of the image, or keypoints on one spot); a hand too small to read (fingertip to
+//!   capitate under 100 pixels); region B or C more than a quarter outside the film;
+//! - **doubts**, each alone only a warning: the registered outline unlike a hand's and the
+//!   registered picture unlike a hand's (the shipped [`HandTemplate`], limits fitted on the
+//!   real training films), an implausible hand mask, a thumb keypoint far from its place;
+//! - **two or more doubts** together reject: a real hand rarely fails two independent checks,
+//!   a picture that is not a hand nearly always does.
+
+use crate::front::{mask_problems, THUMB_WARNING_PX};
+use crate::Analysis;
+use boneage_imaging::hand_template::{HandScores, HandTemplate};
+use boneage_imaging::registration::Region;
+use boneage_imaging::GrayImage;
+use serde::Serialize;
+
+/// The gate's limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateLimits {
+    /// An image with a shorter side than this (pixels) is rejected. Default 160.
+    pub min_side_px: usize,
+    /// A hand mask covering less than this share of the image: no hand found. Default 0.05.
+    pub min_mask_fraction: f64,
+    /// Fingertip to capitate shorter than this (source pixels): too small to read. Default 100.
+    pub min_hand_px: f64,
+    /// Region B or C with more than this share outside the film: cut off. Default 0.25.
+    pub max_region_outside: f64,
+    /// This many doubts together reject. Default 2.
+    pub doubts_to_reject: usize,
+}
+
+impl Default for GateLimits {
+    fn default() -> Self {
+        GateLimits {
+            min_side_px: 160,
+            min_mask_fraction: 0.05,
+            min_hand_px: 100.0,
+            max_region_outside: 0.25,
+            doubts_to_reject: 2,
+        }
+    }
+}
+
+/// The gate: the typical registered hand and the limits.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The typical registered hand (`data/hand_template.json`).
+    pub template: HandTemplate,
+    /// The limits.
+    pub limits: GateLimits,
+}
+
+/// What the gate found about one radiograph.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Verdict {
+    /// Reasons to reject outright (each alone enough).
+    pub reasons: Vec<String>,
+    /// Doubts (each alone a warning; [`GateLimits::doubts_to_reject`] of them reject).
+    pub doubts: Vec<String>,
+    /// The doubts that only the gate reports (the template's two scores); the others are
+    /// among the front half's warnings already.
+    pub notes: Vec<String>,
+    /// The template's scores of the registered hand, once registered.
+    pub scores: Option<HandScores>,
+    /// Whether the gate turned the film away.
+    pub rejected: bool,
+}
+
+impl Verdict {
+    /// `"ok"` or `"rejected"`.
+    pub fn status(&self) -> &'static str {
+        if self.rejected {
+            "rejected"
+        } else {
+            "ok"
+        }
+    }
+
+    /// Why the film was rejected: the outright reasons, else the doubts; empty when it was not.
+    pub fn rejection_reasons(&self) -> Vec<String> {
+        if !self.rejected {
+            Vec::new()
+        } else if !self.reasons.is_empty() {
+            self.reasons.clone()
+        } else {
+            self.doubts.clone()
+        }
+    }
+
+    /// An outright reason to reject.
+    pub fn reject(&mut self, reason: String) {
+        self.reasons.push(reason);
+        self.rejected = true;
+    }
+
+    fn doubt(&mut self, text: String, note: bool, limit: usize) {
+        if note {
+            self.notes.push(text.clone());
+        }
+        self.doubts.push(text);
+        if self.doubts.len() >= limit {
+            self.rejected = true;
+        }
+    }
+}
+
+impl Gate {
+    /// The gate with the shipped template and the default limits.
+    pub fn shipped() -> Gate {
+        Gate {
+            template: HandTemplate::shipped(),
+            limits: GateLimits::default(),
+        }
+    }
+
+    /// Before the front half: the picture itself (size, blank).
+    pub fn check_image(&self, img: &GrayImage) -> Verdict {
+        let mut v = Verdict::default();
+        let side = img.width.min(img.height);
+        if side < self.limits.min_side_px {
+            v.reject(format!(
+                "the image is far too small: {}x{} pixels (a hand radiograph needs at least {} \
+                 on its shorter side)",
+                img.width, img.height, self.limits.min_side_px
+            ));
+        }
+        let (lo, hi) = img
+            .data
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| {
+                (lo.min(x), hi.max(x))
+            });
+        if img.data.is_empty() || hi - lo < 0.02 {
+            v.reject("the image is blank: one grey level throughout".into());
+        }
+        v
+    }
+
+    /// After the front half (mask, keypoints, registration): is there a readable hand?
+    pub fn check_front(&self, img: &GrayImage, a: &Analysis, v: &mut Verdict) {
+        let l = &self.limits;
+        let fraction = a.mask.area() as f64 / (img.width * img.height).max(1) as f64;
+        if fraction < l.min_mask_fraction {
+            v.reject(format!(
+                "no hand found: the hand mask covers {:.1}% of the image",
+                fraction * 100.0
+            ));
+            return;
+        }
+        let [tip, _, capitate] = a.keypoints();
+        let length = (tip[0] - capitate[0]).hypot(tip[1] - capitate[1]);
+        if length < l.min_hand_px {
+            v.reject(format!(
+                "the hand is too small to read: {length:.0} pixels from middle fingertip to \
+                 capitate (at least {:.0} needed)",
+                l.min_hand_px
+            ));
+        }
+        for region in [Region::B, Region::C] {
+            let outside = outside_share(region, a, img);
+            if outside > l.max_region_outside {
+                v.reject(format!(
+                    "the hand is cut off: {:.0}% of region {} ({}) lies outside the film",
+                    outside * 100.0,
+                    region.name(),
+                    match region {
+                        Region::B => "carpals",
+                        _ => "metacarpals and proximal phalanges",
+                    }
+                ));
+            }
+        }
+        if v.rejected {
+            return;
+        }
+        let limit = l.doubts_to_reject;
+        let s = self.template.scores(&a.hand, &a.to_canonical());
+        v.scores = Some(s);
+        if s.shape < self.template.shape_min {
+            v.doubt(
+                format!(
+                    "the registered outline is unlike a hand's (shape {:.2}, real hands ≥ {:.2})",
+                    s.shape, self.template.shape_min
+                ),
+                true,
+                limit,
+            );
+        }
+        if s.look < self.template.look_min {
+            v.doubt(
+                format!(
+                    "the registered picture is unlike a hand radiograph (look {:.2}, real hands \
+                     ≥ {:.2})",
+                    s.look, self.template.look_min
+                ),
+                true,
+                limit,
+            );
+        }
+        let problems = mask_problems(img, &a.mask);
+        if !problems.is_empty() {
+            v.doubt(
+                format!("the hand mask looks wrong: {}", problems.join("; ")),
+                false,
+                limit,
+            );
+        }
+        if a.registration.thumb_residual > THUMB_WARNING_PX {
+            v.doubt(
+                format!(
+                    "the thumb keypoint lands {:.0} px from its place after registration",
+                    a.registration.thumb_residual
+                ),
+                false,
+                limit,
+            );
+        }
+    }
+}
+
+/// The share of a region's canonical box that lies outside the film (sampled on a 16x16 grid).
+fn outside_share(region: Region, a: &Analysis, img: &GrayImage) -> f64 {
+    let Some(back) = a.to_canonical().inverse() else {
+        return 1.0;
+    };
+    let [x0, y0, x1, y1] = region.canonical_box();
+    let n = 16;
+    let mut outside = 0;
+    for i in 0..n {
+        for j in 0..n {
+            let x = x0 + (x1 - x0) * (i as f64 + 0.5) / n as f64;
+            let y = y0 + (y1 - y0) * (j as f64 + 0.5) / n as f64;
+            let (sx, sy) = back.apply(x, y);
+            if sx < 0.0 || sy < 0.0 || sx >= img.width as f64 || sy >= img.height as f64 {
+                outside += 1;
+            }
+        }
+    }
+    outside as f64 / (n * n) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_and_blank_images_are_rejected_before_anything_runs() {
+        let gate = Gate::shipped();
+        let v = gate.check_image(&GrayImage::new(120, 90, 0.3));
+        assert!(v.rejected);
+        assert_eq!(v.reasons.len(), 2, "{:?}", v.reasons);
+        assert!(v.reasons[0].contains("120x90") && v.reasons[1].contains("blank"));
+        let mut ramp = GrayImage::new(400, 500, 0.0);
+        for (i, x) in ramp.data.iter_mut().enumerate() {
+            *x = (i % 400) as f32 / 400.0;
+        }
+        let v = gate.check_image(&ramp);
+        assert!(!v.rejected && v.reasons.is_empty() && v.status() == "ok");
+    }
+
+    #[test]
+    fn two_doubts_reject_and_one_only_warns() {
+        let mut v = Verdict::default();
+        v.doubt("first".into(), true, 2);
+        assert!(!v.rejected && v.rejection_reasons().is_empty());
+        v.doubt("second".into(), false, 2);
+        assert!(v.rejected);
+        assert_eq!(v.rejection_reasons(), vec!["first", "second"]);
+        assert_eq!(v.notes, vec!["first"]);
+        assert_eq!(v.status(), "rejected");
+    }
+}
