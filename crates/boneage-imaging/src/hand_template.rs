@@ -16,8 +16,8 @@
 //! lower limit at a low quantile of the fitting hands' own scores; the fitted template
 //! is shipped in `data/hand_template.json`.
 
-use crate::handedness::{thumbnail, THUMB_SIZE};
-use crate::registration::{warp_scaled, Region};
+use crate::handedness::{region_a_grid, thumbnail, THUMB_SIZE};
+use crate::registration::warp_scaled;
 use crate::spatial::Affine;
 use crate::GrayImage;
 use serde::{Deserialize, Serialize};
@@ -42,23 +42,11 @@ pub fn occupancy(hand: &GrayImage, source_to_canonical: &Affine) -> GrayImage {
     let (w, h) = OCCUPANCY_SIZE;
     warp_scaled(
         &inside,
-        &to_grid(w, h).after(source_to_canonical),
+        &region_a_grid(w, h).after(source_to_canonical),
         w,
         h,
         0.0,
     )
-}
-
-/// Canonical frame → a `w x h` grid over region A's box (pixel centres).
-fn to_grid(w: usize, h: usize) -> Affine {
-    let [x0, y0, x1, y1] = Region::A.canonical_box();
-    let (sx, sy) = (w as f64 / (x1 - x0), h as f64 / (y1 - y0));
-    Affine {
-        m: [
-            [sx, 0.0, (0.5 - x0) * sx - 0.5],
-            [0.0, sy, (0.5 - y0) * sy - 0.5],
-        ],
-    }
 }
 
 /// The typical registered hand and the limits of the two scores.

@@ -23,14 +23,7 @@ pub const THUMB_SIZE: (usize, usize) = (24, 32);
 /// (mean 0, SD 1), from an image and its map into the canonical frame.
 pub fn thumbnail(img: &GrayImage, source_to_canonical: &Affine) -> GrayImage {
     let (w, h) = THUMB_SIZE;
-    let [x0, y0, x1, y1] = Region::A.canonical_box();
-    let (sx, sy) = (w as f64 / (x1 - x0), h as f64 / (y1 - y0));
-    let to_thumb = Affine {
-        m: [
-            [sx, 0.0, (0.5 - x0) * sx - 0.5],
-            [0.0, sy, (0.5 - y0) * sy - 0.5],
-        ],
-    };
+    let to_thumb = region_a_grid(w, h);
     let mut t =
         crate::registration::warp_scaled(img, &to_thumb.after(source_to_canonical), w, h, 0.0);
     let n = t.data.len() as f64;
@@ -46,6 +39,18 @@ pub fn thumbnail(img: &GrayImage, source_to_canonical: &Affine) -> GrayImage {
         *v = ((*v as f64 - mean) / (sd + 1e-6)) as f32;
     }
     t
+}
+
+/// Canonical frame → a `w x h` grid over region A's box (pixel centres).
+pub(crate) fn region_a_grid(w: usize, h: usize) -> Affine {
+    let [x0, y0, x1, y1] = Region::A.canonical_box();
+    let (sx, sy) = (w as f64 / (x1 - x0), h as f64 / (y1 - y0));
+    Affine {
+        m: [
+            [sx, 0.0, (0.5 - x0) * sx - 0.5],
+            [0.0, sy, (0.5 - y0) * sy - 0.5],
+        ],
+    }
 }
 
 fn flipped(t: &GrayImage) -> GrayImage {
