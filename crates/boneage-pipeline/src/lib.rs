@@ -16,6 +16,7 @@
 //! | 7 members | each age net on its region | [`ensemble::run_members`] |
 //! | 8 ensemble | weighted mean, calibration line | [`ensemble::ensemble`] |
 //! | 9 reading | against the chronological age: difference, SDS, delayed / normal / advanced | [`reading::read`] |
+//! | explain (on request) | occlusion sensitivity of each region's nets | [`Pipeline::explain`] |
 //!
 //! To add a stage: give it a method here (or in [`front`] for image steps before the nets),
 //! call it from [`Pipeline::assess`] in its place, and put what it finds into [`Assessment`].
@@ -24,6 +25,7 @@ pub mod ensemble;
 pub mod front;
 pub mod gate;
 pub mod reading;
+pub mod saliency;
 
 pub use ensemble::{MemberValue, Prediction};
 pub use front::{cut_regions, Analysis, FrontEnd};
@@ -258,6 +260,15 @@ impl Pipeline {
             ensemble::run_members(&self.bundle, views, sex),
             n,
         )
+    }
+
+    /// Where the nets look: each region's occlusion map ([`saliency::occlusion`]) for an
+    /// assessed film; none for a rejected one.
+    pub fn explain(&self, a: &Assessment) -> Vec<saliency::RegionSaliency> {
+        if a.prediction.is_none() {
+            return Vec::new();
+        }
+        saliency::occlusion(&self.bundle, &a.views, a.patient.sex)
     }
 
     /// Stages 2–8 on a decoded radiograph.

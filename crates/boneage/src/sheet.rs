@@ -20,6 +20,8 @@ pub struct Tile {
     pub boxes: Vec<([usize; 4], [u8; 3])>,
     pub frame: Option<[u8; 3]>,
     pub caption: String,
+    /// A heat map over the thumbnail (its size, 0–1), drawn in orange over the grey.
+    pub heat: Option<GrayImage>,
 }
 
 impl Tile {
@@ -37,6 +39,7 @@ impl Tile {
             boxes: Vec::new(),
             frame: None,
             caption: String::new(),
+            heat: None,
         }
     }
 }
@@ -105,8 +108,13 @@ pub fn write_sheet(path: &Path, tiles: &[Tile], size: usize, cols: usize) -> any
         let oy = (i / cols) * ch + 4 + (size - thumb.height.min(size)) / 2;
         for y in 0..thumb.height {
             for x in 0..thumb.width {
-                let v = (thumb.get(x, y).clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
-                c.put(ox + x, oy + y, [v, v, v]);
+                let v = thumb.get(x, y).clamp(0.0, 1.0) * 255.0;
+                let a = t
+                    .heat
+                    .as_ref()
+                    .map_or(0.0, |h| 0.7 * h.get(x, y).clamp(0.0, 1.0));
+                let mix = |hot: f32| (v * (1.0 - a) + hot * a + 0.5) as u8;
+                c.put(ox + x, oy + y, [mix(255.0), mix(120.0), mix(0.0)]);
             }
         }
         if let Some((mask, colour)) = &t.outline {

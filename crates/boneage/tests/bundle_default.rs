@@ -211,3 +211,51 @@ fn a_mirrored_hand_is_read_as_a_left_hand() {
         "thumb x {t0} vs mirrored {t1}"
     );
 }
+
+#[test]
+fn saliency_maps_show_where_the_nets_look() {
+    // Occlusion maps per region: 8x8 cells of months moved, not flat (some cells matter far
+    // more than the median cell), drawn over the registered hand with --debug-images.
+    let work = tempfile::tempdir().unwrap();
+    let set = work.path().join("set");
+    let spec = DatasetSpec {
+        n: 1,
+        seed: 77,
+        config: PhantomConfig::with_size(384, 480),
+        ages: AgeSource::Rsna,
+        bit16: false,
+    };
+    write_dataset(&set, &spec, &|| {}).unwrap();
+    let img = set.join("images/1.png");
+    let dbg = work.path().join("dbg");
+    let o = boneage(&[
+        "predict",
+        "--sex",
+        "M",
+        "--saliency",
+        "--debug-images",
+        s(&dbg),
+        s(&img),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let maps = v["saliency"].as_object().unwrap();
+    assert_eq!(maps.len(), 3, "{v}");
+    for (region, m) in maps {
+        let grid = m["grid_months"].as_array().unwrap();
+        assert_eq!(grid.len(), 8);
+        let mut cells: Vec<f64> = grid
+            .iter()
+            .flat_map(|row| row.as_array().unwrap().iter().map(|c| c.as_f64().unwrap()))
+            .collect();
+        assert_eq!(cells.len(), 64);
+        cells.sort_by(f64::total_cmp);
+        let (median, max) = (cells[32], cells[63]);
+        assert_eq!(max, m["max_months"].as_f64().unwrap());
+        assert!(
+            max > 1.0 && max > 3.0 * median,
+            "{region}: max {max}, median {median}"
+        );
+    }
+    assert!(dbg.join("1/saliency.png").exists());
+}

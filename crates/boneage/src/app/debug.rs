@@ -5,6 +5,7 @@ use anyhow::Context;
 use boneage_imaging::io::write_png_gray8;
 use boneage_imaging::registration::{warp_to_canonical, Region, CANONICAL_HEIGHT, CANONICAL_WIDTH};
 use boneage_imaging::GrayImage;
+use boneage_pipeline::saliency::{RegionSaliency, GRID};
 use boneage_pipeline::Assessment;
 use std::path::Path;
 
@@ -23,6 +24,7 @@ pub fn write_debug(
     path: &Path,
     img: &GrayImage,
     assessment: &Assessment,
+    saliency: &[RegionSaliency],
 ) -> anyhow::Result<()> {
     let views = &assessment.views;
     let stem = stem_of(path);
@@ -83,5 +85,55 @@ pub fn write_debug(
             tiles.push(t);
         }
     }
-    sheet::write_sheet(&d.join("overview.png"), &tiles, size, tiles.len())
+    sheet::write_sheet(&d.join("overview.png"), &tiles, size, tiles.len())?;
+    if !saliency.is_empty() {
+        write_saliency(&d.join("saliency.png"), &registered, saliency, size)?;
+    }
+    Ok(())
+}
+
+/// One panel per region: the registered hand with the region's occlusion map in orange over
+/// its box (each panel scaled to its own largest move, which the caption gives in months).
+fn write_saliency(
+    path: &Path,
+    registered: &GrayImage,
+    maps: &[RegionSaliency],
+    size: usize,
+) -> anyhow::Result<()> {
+    let tiles: Vec<Tile> = maps
+        .iter()
+        .map(|m| {
+            let mut t = Tile::of(registered, size);
+            let (tw, th) = (t.thumb.width, t.thumb.height);
+            let [x0, y0, x1, y1] = m.region.canonical_box();
+            let top = m.max_months().max(1e-9);
+            let mut heat = GrayImage::new(tw, th, 0.0);
+            for y in 0..th {
+                for x in 0..tw {
+                    let cx = (x as f64 + 0.5) * CANONICAL_WIDTH as f64 / tw as f64;
+                    let cy = (y as f64 + 0.5) * CANONICAL_HEIGHT as f64 / th as f64;
+                    if cx < x0 || cx >= x1 || cy < y0 || cy >= y1 {
+                        continue;
+                    }
+                    let gx = (((cx - x0) / (x1 - x0)) * GRID as f64) as usize;
+                    let gy = (((cy - y0) / (y1 - y0)) * GRID as f64) as usize;
+                    let v = m.months.get(gx.min(GRID - 1), gy.min(GRID - 1)) as f64 / top;
+                    heat.data[y * tw + x] = v as f32;
+                }
+            }
+            t.heat = Some(heat);
+            t.boxes = vec![(
+                [x0, y0, x1 - 1.0, y1 - 1.0].map(|v| v.max(0.0) as usize),
+                sheet::YELLOW,
+            )];
+            t.caption = format!(
+                "region {}: {:.0} mo, up to {:.1} mo",
+                m.region.name(),
+                m.base_months,
+                m.max_months()
+            );
+            t
+        })
+        .collect();
+    sheet::write_sheet(path, &tiles, size, tiles.len())
 }

@@ -291,7 +291,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         tta_seconds,
         first.bone_age_months
     );
-    crate::app::debug::write_debug(&debug.join(first.id.as_str()), &img, &r.image, &a)?;
+    crate::app::debug::write_debug(
+        &debug.join(first.id.as_str()),
+        &img,
+        &r.image,
+        &a,
+        &pipeline.explain(&a),
+    )?;
     println!("  what the pipeline saw: {}", debug.display());
     println!("  total time {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

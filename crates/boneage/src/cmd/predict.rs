@@ -14,7 +14,7 @@
 //! and `status`: `ok`, or `rejected` with `reasons` and no bone age when the quality gate
 //! (`boneage_pipeline::gate`) finds no readable hand (not a hand radiograph, the hand cut off,
 //! far too small).
-//! `--run` predicts with
+//! `--saliency` adds each region's occlusion map (`boneage_pipeline::saliency`). `--run` predicts with
 //! one trained net from the whole image (the earlier, single-model path).
 //!
 //! Sex comes from `--sex` or, for DICOM, the PatientSex header; neither is an error. Every
@@ -53,6 +53,11 @@ pub struct PredictArgs {
     /// hand, regions and an overview sheet.
     #[arg(long)]
     pub debug_images: Option<PathBuf>,
+    /// Explain: each region's occlusion map (how many months the region's estimate moves when
+    /// each cell of an 8x8 grid is hidden) in the JSON (`saliency`) and, with
+    /// `--debug-images`, drawn over the registered hand (saliency.png).
+    #[arg(long)]
+    pub saliency: bool,
     /// Assess one film at a time. By default the next film is read, segmented and registered
     /// while the nets read this one (faster for many films; each film's `seconds` then include
     /// waiting for the other thread's share of the cores).
@@ -118,6 +123,11 @@ fn print_one(
     debug_names: &mut std::collections::HashSet<String>,
 ) -> anyhow::Result<()> {
     let (bundle, t) = (&pipeline.bundle, a.timings);
+    let saliency = if args.saliency {
+        pipeline.explain(a)
+    } else {
+        Vec::new()
+    };
     if let Some(dir) = &args.debug_images {
         // One folder per image, named by the file; a second file of the same name gets
         // a number.
@@ -128,7 +138,7 @@ fn print_one(
             name = format!("{stem}-{k}");
             k += 1;
         }
-        write_debug(&dir.join(name), path, image, a)?;
+        write_debug(&dir.join(name), path, image, a, &saliency)?;
     }
     let round2 = |v: f64| (v * 100.0).round() / 100.0;
     let mut obj = serde_json::json!({
@@ -166,6 +176,28 @@ fn print_one(
                 "mirrored": kp.mirrored,
             }),
         );
+    }
+    if !saliency.is_empty() {
+        let maps: serde_json::Map<String, serde_json::Value> = saliency
+            .iter()
+            .map(|m| {
+                let grid: Vec<Vec<f64>> = m
+                    .months
+                    .data
+                    .chunks(m.months.width)
+                    .map(|row| row.iter().map(|&v| round2(v as f64)).collect())
+                    .collect();
+                (
+                    m.region.name().to_string(),
+                    serde_json::json!({
+                        "base_months": round2(m.base_months),
+                        "max_months": round2(m.max_months()),
+                        "grid_months": grid,
+                    }),
+                )
+            })
+            .collect();
+        extend(&mut obj, serde_json::json!({ "saliency": maps }));
     }
     let Some(p) = &a.prediction else {
         // Rejected by the quality gate: the reasons, no bone age.

@@ -188,6 +188,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
                 } else {
                     d.problems.join(", ")
                 },
+                heat: None,
             }
         })
         .collect();

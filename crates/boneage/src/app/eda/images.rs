@@ -142,6 +142,7 @@ pub(crate) fn write_contact_sheet(path: &Path, rows: &[ImageRow]) -> anyhow::Res
             boxes: q.marker_boxes.iter().map(|b| (*b, sheet::YELLOW)).collect(),
             frame: is_flagged(q).then_some(sheet::RED),
             caption: String::new(),
+            heat: None,
         })
         .collect();
     sheet::write_sheet(path, &tiles, THUMB, 10)?;
