@@ -48,6 +48,10 @@ enum Command {
     /// built-in one), or one trained run.
     #[cfg(feature = "torch")]
     Predict(cmd::predict::PredictArgs),
+    /// A printable bone-age report per radiograph (HTML and PDF): result, SDS and reading,
+    /// growth chart, what the pipeline saw, where the nets look.
+    #[cfg(feature = "torch")]
+    Report(cmd::report::ReportArgs),
     /// Hand masks of radiographs, and the masked, contrast-equalised images.
     #[cfg(feature = "torch")]
     Segment(cmd::segment::SegmentArgs),
@@ -90,6 +94,8 @@ fn main() {
         Command::Evaluate(args) => cmd::evaluate::run(args),
         #[cfg(feature = "torch")]
         Command::Predict(args) => cmd::predict::run(args),
+        #[cfg(feature = "torch")]
+        Command::Report(args) => cmd::report::run(args),
         #[cfg(feature = "torch")]
         Command::Bundle(args) => cmd::bundle::run(args),
         #[cfg(feature = "torch")]

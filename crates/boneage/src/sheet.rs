@@ -79,6 +79,12 @@ impl Canvas {
     }
 
     pub fn write_png(&self, path: &Path) -> anyhow::Result<()> {
+        let bytes = self.png_bytes()?;
+        write_atomic(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+    }
+
+    /// The canvas as a PNG file's bytes.
+    pub fn png_bytes(&self) -> anyhow::Result<Vec<u8>> {
         let mut bytes = Vec::new();
         {
             let mut enc = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
@@ -87,7 +93,7 @@ impl Canvas {
             let mut wr = enc.write_header()?;
             wr.write_image_data(&self.rgb)?;
         }
-        write_atomic(path, &bytes).with_context(|| format!("{}: cannot write", path.display()))
+        Ok(bytes)
     }
 }
 
@@ -96,6 +102,11 @@ const CAPTION: usize = 12;
 
 /// Lays out `tiles` in rows of `cols` cells of `size` pixels (plus caption) and writes the PNG.
 pub fn write_sheet(path: &Path, tiles: &[Tile], size: usize, cols: usize) -> anyhow::Result<()> {
+    render(tiles, size, cols).write_png(path)
+}
+
+/// Lays out `tiles` in rows of `cols` cells of `size` pixels (plus caption).
+pub fn render(tiles: &[Tile], size: usize, cols: usize) -> Canvas {
     let cols = cols.min(tiles.len()).max(1);
     let any_caption = tiles.iter().any(|t| !t.caption.is_empty());
     let cap = if any_caption { CAPTION } else { 0 };
@@ -171,5 +182,5 @@ pub fn write_sheet(path: &Path, tiles: &[Tile], size: usize, cols: usize) -> any
             }
         }
     }
-    c.write_png(path)
+    c
 }

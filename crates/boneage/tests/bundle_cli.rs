@@ -207,62 +207,12 @@ fn predict_runs_the_whole_pipeline() {
 }
 
 fn predict_reads_the_sex_from_a_dicom_header() {
-    use dicom_core::{DataElement, PrimitiveValue, VR};
-    use dicom_dictionary_std::{tags, uids};
-    use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
     let w = world();
     let img = boneage_imaging::read_radiograph(&w.test.join("images/2.png"))
         .unwrap()
         .image;
-    let mut obj = InMemDicomObject::new_empty();
-    let put = |o: &mut InMemDicomObject, t, vr, v: &str| {
-        o.put(DataElement::new(t, vr, PrimitiveValue::from(v)));
-    };
-    put(
-        &mut obj,
-        tags::SOP_CLASS_UID,
-        VR::UI,
-        uids::DIGITAL_X_RAY_IMAGE_STORAGE_FOR_PRESENTATION,
-    );
-    put(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, "2.25.987654321");
-    put(&mut obj, tags::MODALITY, VR::CS, "DX");
-    put(&mut obj, tags::PATIENT_SEX, VR::CS, "F");
-    put(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, "20100315");
-    put(&mut obj, tags::STUDY_DATE, VR::DA, "20200315");
-    put(
-        &mut obj,
-        tags::PHOTOMETRIC_INTERPRETATION,
-        VR::CS,
-        "MONOCHROME2",
-    );
-    for (t, v) in [
-        (tags::SAMPLES_PER_PIXEL, 1u16),
-        (tags::ROWS, img.height as u16),
-        (tags::COLUMNS, img.width as u16),
-        (tags::BITS_ALLOCATED, 16),
-        (tags::BITS_STORED, 12),
-        (tags::HIGH_BIT, 11),
-        (tags::PIXEL_REPRESENTATION, 0),
-    ] {
-        obj.put(DataElement::new(t, VR::US, PrimitiveValue::from(v)));
-    }
-    let px: Vec<u16> = img
-        .data
-        .iter()
-        .map(|v| (v * 4095.0).round() as u16)
-        .collect();
-    obj.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U16(px.into()),
-    ));
-    let file = obj
-        .with_meta(FileMetaTableBuilder::new().transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN))
-        .unwrap();
     let dcm = w.dir.join("hand.dcm");
-    let mut bytes = Vec::new();
-    file.write_all(&mut bytes).unwrap();
-    std::fs::write(&dcm, bytes).unwrap();
+    common::write_dicom(&img, &dcm, "F", "20100315", "20200315");
     let v = predict(&w.bundle, &[], &dcm);
     assert_eq!(v["sex"], "F");
     // Born 2010-03-15, imaged 2020-03-15: 3653 days, 120.0 months; the reading is made.

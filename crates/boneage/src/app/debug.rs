@@ -1,6 +1,6 @@
 //! What the pipeline saw, as pictures: `boneage predict --debug-images` and the demo.
 
-use crate::sheet::{self, Tile};
+use crate::sheet::{self, Canvas, Tile};
 use anyhow::Context;
 use boneage_imaging::io::write_png_gray8;
 use boneage_imaging::registration::{warp_to_canonical, Region, CANONICAL_HEIGHT, CANONICAL_WIDTH};
@@ -16,41 +16,44 @@ pub fn stem_of(path: &Path) -> String {
         .unwrap_or_else(|| "image".into())
 }
 
-/// Into folder `d`: mask.png, hand.png, registered.png, region_<R>.png (first view),
-/// overview.png (radiograph with mask outline and keypoints, registered hand with the
-/// regions, the regions as the nets see them).
-pub fn write_debug(
-    d: &Path,
+/// What the pipeline saw, drawn: the overview sheet (radiograph with mask outline and
+/// keypoints, registered hand with the regions, the regions as the nets see them; the
+/// radiograph alone when no hand was found), the occlusion maps over the registered hand
+/// (when given), and the registered hand itself.
+pub struct Pictures {
+    pub overview: Canvas,
+    pub saliency: Option<Canvas>,
+    pub registered: Option<GrayImage>,
+}
+
+/// Size of one tile of the sheets.
+const TILE: usize = 320;
+
+/// The pictures of one assessed radiograph (`path` names it in the caption).
+pub fn pictures(
     path: &Path,
     img: &GrayImage,
     assessment: &Assessment,
     saliency: &[RegionSaliency],
-) -> anyhow::Result<()> {
-    let views = &assessment.views;
+) -> Pictures {
     let stem = stem_of(path);
     let caption = match assessment.bone_age_months() {
         Some(age) => format!("{stem}: {age:.1} months"),
         None => format!("{stem}: rejected"),
     };
-    let d = d.to_path_buf();
-    std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))?;
-    let size = 320;
+    let size = TILE;
     let Some(a) = &assessment.analysis else {
         // Rejected before a hand was found: the radiograph alone.
         let mut t = Tile::of(img, size);
         t.caption = caption;
-        return sheet::write_sheet(&d.join("overview.png"), &[t], size, 1);
+        return Pictures {
+            overview: sheet::render(&[t], size, 1),
+            saliency: None,
+            registered: None,
+        };
     };
     let (keypoints, to_canonical) = (a.keypoints(), a.to_canonical());
-    let mask_img = GrayImage {
-        width: a.mask.width,
-        height: a.mask.height,
-        data: a.mask.data.iter().map(|&m| m as u8 as f32).collect(),
-    };
-    write_png_gray8(&d.join("mask.png"), &mask_img)?;
-    write_png_gray8(&d.join("hand.png"), &a.hand)?;
     let registered = warp_to_canonical(&a.hand, &to_canonical, 0.0);
-    write_png_gray8(&d.join("registered.png"), &registered)?;
     let mut first = Tile::of(img, size);
     first.outline = Some((
         a.mask.resize(first.thumb.width, first.thumb.height),
@@ -77,29 +80,58 @@ pub fn write_debug(
         .collect();
     reg.caption = "registered".into();
     let mut tiles = vec![first, reg];
-    for (r, v) in views {
+    for (r, v) in &assessment.views {
         if let Some(v0) = v.first() {
-            write_png_gray8(&d.join(format!("region_{}.png", r.name())), v0)?;
             let mut t = Tile::of(v0, size);
             t.caption = format!("region {}", r.name());
             tiles.push(t);
         }
     }
-    sheet::write_sheet(&d.join("overview.png"), &tiles, size, tiles.len())?;
-    if !saliency.is_empty() {
-        write_saliency(&d.join("saliency.png"), &registered, saliency, size)?;
+    Pictures {
+        overview: sheet::render(&tiles, size, tiles.len()),
+        saliency: (!saliency.is_empty()).then(|| saliency_sheet(&registered, saliency, size)),
+        registered: Some(registered),
+    }
+}
+
+/// Into folder `d`: mask.png, hand.png, registered.png, region_<R>.png (first view),
+/// overview.png and, with occlusion maps, saliency.png ([`pictures`]).
+pub fn write_debug(
+    d: &Path,
+    path: &Path,
+    img: &GrayImage,
+    assessment: &Assessment,
+    saliency: &[RegionSaliency],
+) -> anyhow::Result<()> {
+    let d = d.to_path_buf();
+    std::fs::create_dir_all(&d).with_context(|| format!("{}: cannot create", d.display()))?;
+    let pics = pictures(path, img, assessment, saliency);
+    pics.overview.write_png(&d.join("overview.png"))?;
+    if let Some(s) = &pics.saliency {
+        s.write_png(&d.join("saliency.png"))?;
+    }
+    let (Some(a), Some(registered)) = (&assessment.analysis, &pics.registered) else {
+        return Ok(());
+    };
+    let mask_img = GrayImage {
+        width: a.mask.width,
+        height: a.mask.height,
+        data: a.mask.data.iter().map(|&m| m as u8 as f32).collect(),
+    };
+    write_png_gray8(&d.join("mask.png"), &mask_img)?;
+    write_png_gray8(&d.join("hand.png"), &a.hand)?;
+    write_png_gray8(&d.join("registered.png"), registered)?;
+    for (r, v) in &assessment.views {
+        if let Some(v0) = v.first() {
+            write_png_gray8(&d.join(format!("region_{}.png", r.name())), v0)?;
+        }
     }
     Ok(())
 }
 
 /// One panel per region: the registered hand with the region's occlusion map in orange over
 /// its box (each panel scaled to its own largest move, which the caption gives in months).
-fn write_saliency(
-    path: &Path,
-    registered: &GrayImage,
-    maps: &[RegionSaliency],
-    size: usize,
-) -> anyhow::Result<()> {
+fn saliency_sheet(registered: &GrayImage, maps: &[RegionSaliency], size: usize) -> Canvas {
     let tiles: Vec<Tile> = maps
         .iter()
         .map(|m| {
@@ -135,5 +167,5 @@ fn write_saliency(
             t
         })
         .collect();
-    sheet::write_sheet(path, &tiles, size, tiles.len())
+    sheet::render(&tiles, size, tiles.len())
 }

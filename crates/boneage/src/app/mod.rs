@@ -1,7 +1,8 @@
 //! What the commands share, so that each `cmd/<name>.rs` only parses its arguments, calls the
 //! pipeline or a library, and prints: finding datasets and images, loading models (a folder or
 //! the built-in default), the flags several commands take, the results table and evaluation
-//! reports, and the debug pictures of an assessment.
+//! reports, the debug pictures of an assessment, and the clinical report's growth chart and PDF
+//! writer.
 
 pub mod data;
 #[cfg(feature = "torch")]
@@ -10,8 +11,10 @@ pub mod eda;
 #[cfg(feature = "torch")]
 pub mod evaluation;
 pub mod flags;
+pub mod growth_chart;
 pub mod inputs;
 #[cfg(feature = "torch")]
 pub mod models;
+pub mod pdf;
 #[cfg(feature = "torch")]
 pub mod results;

@@ -24,6 +24,8 @@ pub mod predict;
 #[cfg(feature = "torch")]
 pub mod register;
 #[cfg(feature = "torch")]
+pub mod report;
+#[cfg(feature = "torch")]
 pub mod segment;
 pub mod split;
 #[cfg(feature = "torch")]
