@@ -87,6 +87,20 @@ fn report_of_a_film_with_its_chronological_age() {
         assert!(text.contains(field), "PDF lacks {field}");
     }
     assert!(text.contains("NOT for clinical use"));
+    // Where poppler is installed, the PDF also renders: two pages.
+    let pages = work.path().join("page");
+    match std::process::Command::new("pdftoppm")
+        .args(["-r", "30", "-png", s(&out.join("1.pdf")), s(&pages)])
+        .output()
+    {
+        Ok(r) => {
+            assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+            assert!(
+                work.path().join("page-1.png").exists() && work.path().join("page-2.png").exists()
+            );
+        }
+        Err(_) => eprintln!("pdftoppm not installed: the PDF was checked by its structure only"),
+    }
 }
 
 #[test]
