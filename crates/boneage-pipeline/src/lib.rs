@@ -339,6 +339,21 @@ impl Pipeline {
         Ok((r, self.nets(staged)))
     }
 
+    /// Stages 1–9 on a radiograph's bytes (an upload, a received DICOM object), the same as
+    /// [`Pipeline::assess_file`] on a file holding them: `name` names the radiograph in errors
+    /// and metadata and is never opened.
+    pub fn assess_bytes(
+        &self,
+        name: &Path,
+        bytes: &[u8],
+        given: Given,
+    ) -> Result<(Radiograph, Assessment), PipelineError> {
+        let t0 = Instant::now();
+        let r = boneage_imaging::io::decode_radiograph(name, bytes)?;
+        let (r, staged) = self.stager().stage_read(name, r, t0, given)?;
+        Ok((r, self.nets(staged)))
+    }
+
     /// Stages 1–9 on many radiograph files, overlapped: a second thread reads, segments,
     /// registers and cuts the regions of the next film while the member nets read this one
     /// (one film at most waits between the two). `on_result` gets every file's result in the
@@ -453,6 +468,17 @@ impl Stager<'_> {
     fn stage_file(&self, path: &Path, given: Given) -> Result<(Radiograph, Staged), PipelineError> {
         let t0 = Instant::now();
         let r = read(path)?;
+        self.stage_read(path, r, t0, given)
+    }
+
+    /// Stages 2–6 on a radiograph read since `t0`; errors name `path`.
+    fn stage_read(
+        &self,
+        path: &Path,
+        r: Radiograph,
+        t0: Instant,
+        given: Given,
+    ) -> Result<(Radiograph, Staged), PipelineError> {
         let read_s = t0.elapsed().as_secs_f64();
         let patient = Patient::from_header(&r, given).map_err(|e| e.in_file(path))?;
         let mut staged = self.stage(&r.image, patient).map_err(|e| e.in_file(path))?;

@@ -52,6 +52,10 @@ enum Command {
     /// growth chart, what the pipeline saw, where the nets look.
     #[cfg(feature = "torch")]
     Report(cmd::report::ReportArgs),
+    /// The pipeline as an HTTP service with a web page: POST /v1/assess, reports, health,
+    /// version, metrics, OpenAPI.
+    #[cfg(feature = "torch")]
+    Serve(cmd::serve::ServeArgs),
     /// Hand masks of radiographs, and the masked, contrast-equalised images.
     #[cfg(feature = "torch")]
     Segment(cmd::segment::SegmentArgs),
@@ -96,6 +100,8 @@ fn main() {
         Command::Predict(args) => cmd::predict::run(args),
         #[cfg(feature = "torch")]
         Command::Report(args) => cmd::report::run(args),
+        #[cfg(feature = "torch")]
+        Command::Serve(args) => cmd::serve::run(args),
         #[cfg(feature = "torch")]
         Command::Bundle(args) => cmd::bundle::run(args),
         #[cfg(feature = "torch")]

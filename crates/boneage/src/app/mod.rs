@@ -4,6 +4,10 @@
 //! reports, the debug pictures of an assessment, and the clinical report's growth chart and PDF
 //! writer.
 
+#[cfg(feature = "torch")]
+pub mod answer;
+#[cfg(feature = "torch")]
+pub mod clinical_report;
 pub mod data;
 #[cfg(feature = "torch")]
 pub mod debug;
@@ -18,3 +22,5 @@ pub mod models;
 pub mod pdf;
 #[cfg(feature = "torch")]
 pub mod results;
+#[cfg(feature = "torch")]
+pub mod service;

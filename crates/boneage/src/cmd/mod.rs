@@ -27,6 +27,8 @@ pub mod register;
 pub mod report;
 #[cfg(feature = "torch")]
 pub mod segment;
+#[cfg(feature = "torch")]
+pub mod serve;
 pub mod split;
 #[cfg(feature = "torch")]
 pub mod train;

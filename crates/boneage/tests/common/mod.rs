@@ -2,6 +2,8 @@
 //! as text.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
