@@ -343,7 +343,7 @@ fn a_full_queue_is_503_a_slow_assessment_504_and_sigterm_finishes_the_request_in
     let img = phantom(&work.path().join("set"));
     let png = std::fs::read(&img).unwrap();
     // No waiting room, one second per request: a 64-view assessment takes longer.
-    let server = Server::start(&["--queue", "0", "--timeout-secs", "1"]);
+    let server = Server::start(&["--workers", "1", "--queue", "0", "--timeout-secs", "1"]);
     let addr = server.addr.clone();
     let slow_png = png.clone();
     let slow = std::thread::spawn(move || {

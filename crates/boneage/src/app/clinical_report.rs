@@ -53,10 +53,12 @@ pub fn render(
         },
     );
     let chart_svg = (!facts.result.is_empty()).then(|| chart.svg(560.0, 420.0));
+    // Encoded once, for the page and for whoever asks for the picture alone.
+    let overview_png = pics.overview.png_bytes()?;
     Ok(Rendered {
-        html: html(&facts, &chart, &pics)?.html(),
+        html: html(&facts, &chart, &pics, &overview_png)?.html(),
         pdf: pdf_bytes(&facts, &chart, &pics),
-        overview_png: pics.overview.png_bytes()?,
+        overview_png,
         chart_svg,
         headline: facts.headline,
     })
@@ -268,7 +270,12 @@ fn pairs_table(page: &mut Page, rows: &[(String, String)]) {
     page.table(&["", ""], &rows);
 }
 
-fn html(f: &Facts, chart: &GrowthChart, pics: &Pictures) -> anyhow::Result<Page> {
+fn html(
+    f: &Facts,
+    chart: &GrowthChart,
+    pics: &Pictures,
+    overview_png: &[u8],
+) -> anyhow::Result<Page> {
     let mut page = Page::new(&f.title);
     page.raw(&format!("<p><b>{}</b></p>", esc(&f.notice)));
     page.h2("Patient and study");
@@ -285,9 +292,10 @@ fn html(f: &Facts, chart: &GrowthChart, pics: &Pictures) -> anyhow::Result<Page>
         page.figure(&chart.svg(560.0, 420.0), &chart.title);
     }
     page.h2("What the pipeline saw");
+    let overview_uri = format!("data:image/png;base64,{}", base64(overview_png));
     page.raw(&format!(
         "<figure><img style=\"max-width:100%\" alt=\"radiograph with mask outline and keypoints, registered hand with regions, regions\" src=\"{}\"><figcaption>Radiograph with the hand mask's outline (green) and the keypoints (yellow); the hand registered into the canonical frame with regions A (green), B (red), C (blue); the regions as the nets see them.</figcaption></figure>",
-        png_data_uri(&pics.overview)?
+        overview_uri
     ));
     if let Some(s) = &pics.saliency {
         page.raw(&format!(

@@ -462,6 +462,7 @@ async fn assess_inner(state: &Shared, headers: &HeaderMap, multipart: Multipart)
         },
         tta,
         saliency,
+        report: state.config.keep_reports > 0,
         reply,
     };
     match state.pool.submit(job) {
@@ -534,23 +535,23 @@ async fn assess_inner(state: &Shared, headers: &HeaderMap, multipart: Multipart)
             )
         }
     };
-    let links = serde_json::json!({
-        "html": format!("/v1/reports/{id}.html"),
-        "pdf": format!("/v1/reports/{id}.pdf"),
-        "overview": format!("/v1/reports/{id}.png"),
-        "chart": done.report.chart_svg.as_ref().map(|_| format!("/v1/reports/{id}.svg")),
+    let links = done.report.and_then(|report| {
+        let links = serde_json::json!({
+            "html": format!("/v1/reports/{id}.html"),
+            "pdf": format!("/v1/reports/{id}.pdf"),
+            "overview": format!("/v1/reports/{id}.png"),
+            "chart": report.chart_svg.as_ref().map(|_| format!("/v1/reports/{id}.svg")),
+        });
+        let kept = state
+            .store
+            .lock()
+            .map(|mut s| s.put(id.clone(), report))
+            .unwrap_or(false);
+        kept.then_some(links)
     });
-    let kept = state
-        .store
-        .lock()
-        .map(|mut s| s.put(id.clone(), done.report))
-        .unwrap_or(false);
     if let Some(o) = json.as_object_mut() {
         o.insert("id".into(), id.into());
-        o.insert(
-            "report".into(),
-            if kept { links } else { serde_json::Value::Null },
-        );
+        o.insert("report".into(), links.unwrap_or(serde_json::Value::Null));
     }
     (StatusCode::OK, Json(json)).into_response()
 }

@@ -37,9 +37,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("boneage");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register("requests", "HTTP requests answered", requests.clone());
-        let latency = Histogram::new(
-            [0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0].into_iter(),
-        );
+        let latency = Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]);
         registry.register(
             "assess_duration_seconds",
             "Seconds from an assessment request's arrival to its answer",

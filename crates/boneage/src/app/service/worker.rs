@@ -24,6 +24,8 @@ pub struct Job {
     pub tta: Option<usize>,
     /// Occlusion maps in the answer and the report.
     pub saliency: bool,
+    /// Render the report (not when the service keeps none).
+    pub report: bool,
     /// Where the answer goes.
     pub reply: oneshot::Sender<Result<Done, JobError>>,
 }
@@ -32,8 +34,8 @@ pub struct Job {
 pub struct Done {
     /// The answer.
     pub json: serde_json::Value,
-    /// The report (HTML, PDF, pictures).
-    pub report: Rendered,
+    /// The report (HTML, PDF, pictures), when reports are kept.
+    pub report: Option<Rendered>,
     /// Whether the quality gate rejected the film.
     pub rejected: bool,
 }
@@ -195,14 +197,19 @@ fn assess(pipeline: &Pipeline, job: &Job) -> Result<Done, JobError> {
         Vec::new()
     };
     let json = assessment_json(&job.name, &a, pipeline, &saliency);
-    let report =
-        clinical_report::render(&name, &r, &a, pipeline, job.given, &saliency).map_err(|e| {
-            JobError {
-                status: 500,
-                code: "report_failed",
-                message: format!("{}: cannot render the report: {e:#}", job.name),
-            }
-        })?;
+    let report = if job.report {
+        Some(
+            clinical_report::render(&name, &r, &a, pipeline, job.given, &saliency).map_err(
+                |e| JobError {
+                    status: 500,
+                    code: "report_failed",
+                    message: format!("{}: cannot render the report: {e:#}", job.name),
+                },
+            )?,
+        )
+    } else {
+        None
+    };
     Ok(Done {
         json,
         report,
