@@ -60,6 +60,23 @@ pub struct ServeArgs {
     /// Minutes a report is kept.
     #[arg(long, default_value_t = 60.0)]
     pub report_minutes: f64,
+    /// Also run a DICOM node on this port (C-ECHO; C-STORE of CR, DX and Secondary Capture
+    /// images, each assessed): needs --dicom-out.
+    #[arg(long, requires = "dicom_out")]
+    pub dicom_port: Option<u16>,
+    /// The DICOM node's AE title.
+    #[arg(long, default_value = "BONEAGE")]
+    pub ae_title: String,
+    /// Folder for what the DICOM node receives: <SOPInstanceUID>.json (the answer, as predict
+    /// prints it), .html and .pdf (the report).
+    #[arg(long)]
+    pub dicom_out: Option<PathBuf>,
+    /// DICOM associations served at once (more are closed).
+    #[arg(long, default_value_t = 4)]
+    pub dicom_associations: usize,
+    /// A DICOM peer silent this long is dropped, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub dicom_idle_secs: f64,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -103,6 +120,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--host {} --port {}: not an address", args.host, args.port))?
         .next()
         .with_context(|| format!("--host {}: no address", args.host))?;
+    let dicom = match (args.dicom_port, &args.dicom_out) {
+        (Some(port), Some(out)) => {
+            let t = &args.ae_title;
+            anyhow::ensure!(
+                !t.is_empty() && t.len() <= 16 && t.chars().all(|c| c.is_ascii_graphic()),
+                "--ae-title {t}: 1 to 16 printable characters without spaces"
+            );
+            anyhow::ensure!(
+                args.dicom_idle_secs > 0.0 && args.dicom_idle_secs <= 3600.0,
+                "--dicom-idle-secs {}: give more than 0 and at most an hour",
+                args.dicom_idle_secs
+            );
+            Some(service::dicom_node::DicomConfig {
+                addr: std::net::SocketAddr::new(addr.ip(), port),
+                ae_title: t.clone(),
+                out: out.clone(),
+                max_associations: args.dicom_associations.max(1),
+                read_timeout: Duration::from_secs_f64(args.dicom_idle_secs),
+                timeout: Duration::from_secs_f64(args.timeout_secs),
+            })
+        }
+        _ => None,
+    };
     let device = args.device.resolve()?;
     if std::env::var_os("OMP_NUM_THREADS").is_none() {
         boneage_nn::set_cpu_threads((cores / workers).max(1));
@@ -128,6 +168,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             cors_origin: args.cors_origin,
             keep_reports: args.keep_reports,
             report_ttl: Duration::from_secs_f64(args.report_minutes * 60.0),
+            dicom,
         },
         pipelines,
     )

@@ -19,7 +19,7 @@ use std::time::Instant;
 use utoipa::OpenApi;
 
 struct AppState {
-    pool: Pool,
+    pool: Arc<Pool>,
     store: Mutex<Store>,
     metrics: Metrics,
     config: Config,
@@ -168,8 +168,18 @@ pub(super) async fn run(
         .await
         .map_err(|e| anyhow::anyhow!("serve: cannot listen on {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
+    let pool = Arc::new(Pool::start(pipelines, config.queue));
+    if let Some(dicom) = &config.dicom {
+        let at = super::dicom_node::start(dicom.clone(), pool.clone())?;
+        eprintln!(
+            "serve: DICOM node {} listening on {at} (C-ECHO; C-STORE of CR, DX, Secondary \
+             Capture); answers and reports to {}",
+            dicom.ae_title,
+            dicom.out.display()
+        );
+    }
     let state = Arc::new(AppState {
-        pool: Pool::start(pipelines, config.queue),
+        pool,
         store: Mutex::new(Store::new(config.keep_reports, config.report_ttl)),
         metrics: Metrics::new(),
         version,

@@ -14,6 +14,7 @@
 //! | `GET /` | the web page |
 
 mod api;
+pub mod dicom_node;
 mod metrics;
 mod page;
 pub mod store;
@@ -40,6 +41,8 @@ pub struct Config {
     pub keep_reports: usize,
     /// How long a report is kept.
     pub report_ttl: Duration,
+    /// The DICOM node, when asked for.
+    pub dicom: Option<dicom_node::DicomConfig>,
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight. `pipelines`: one per
