@@ -79,6 +79,20 @@ pub fn days_from_civil((y, m, d): Date) -> i64 {
     era * 146097 + doe - 719468
 }
 
+/// The proleptic Gregorian date `days` after 1970-01-01 (the inverse of [`days_from_civil`]).
+pub fn civil_from_days(days: i64) -> Date {
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// Months from `birth` to `study` (days / [`DAYS_PER_MONTH`]); `None` when the study is
 /// before the birth.
 pub fn months_between(birth: Date, study: Date) -> Option<f64> {
@@ -109,6 +123,18 @@ pub fn chronological_months(birth: &str, study: &str) -> Result<f64, AgeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn civil_days_round_trip() {
+        for days in [-800_000i64, -1, 0, 59, 60, 11_016, 20_454, 2_932_896] {
+            assert_eq!(days_from_civil(civil_from_days(days)), days, "{days}");
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(
+            civil_from_days(days_from_civil((2024, 2, 29))),
+            (2024, 2, 29)
+        );
+    }
 
     #[test]
     fn dates_and_ages() {

@@ -5,6 +5,8 @@
 //!               [--workers 2] [--queue 8] [--max-upload-mb 64] [--timeout-secs 120]
 //!               [--token-file FILE] [--cors-origin ORIGIN] [--keep-reports 100]
 //!               [--report-minutes 60] [--tta N]
+//!               [--dicom-port 11112 --dicom-out DIR [--ae-title BONEAGE]
+//!                [--dicom-send AE@HOST:PORT]]
 //! ```
 //!
 //! The bundle is loaded once per worker; see `app::service` for the routes and limits.
@@ -74,6 +76,10 @@ pub struct ServeArgs {
     /// DICOM associations served at once (more are closed).
     #[arg(long, default_value_t = 4)]
     pub dicom_associations: usize,
+    /// Store each report back to PACS: AE@host:port (an Encapsulated PDF in the image's study,
+    /// new series; also kept as <SOPInstanceUID>.report.dcm in --dicom-out).
+    #[arg(long, requires = "dicom_port", value_name = "AE@HOST:PORT")]
+    pub dicom_send: Option<service::dicom_send::Destination>,
     /// A DICOM peer silent this long is dropped, seconds.
     #[arg(long, default_value_t = 30.0)]
     pub dicom_idle_secs: f64,
@@ -139,6 +145,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 max_associations: args.dicom_associations.max(1),
                 read_timeout: Duration::from_secs_f64(args.dicom_idle_secs),
                 timeout: Duration::from_secs_f64(args.timeout_secs),
+                send: args.dicom_send.clone(),
             })
         }
         _ => None,

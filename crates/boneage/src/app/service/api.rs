@@ -173,9 +173,13 @@ pub(super) async fn run(
         let at = super::dicom_node::start(dicom.clone(), pool.clone())?;
         eprintln!(
             "serve: DICOM node {} listening on {at} (C-ECHO; C-STORE of CR, DX, Secondary \
-             Capture); answers and reports to {}",
+             Capture); answers and reports to {}{}",
             dicom.ae_title,
-            dicom.out.display()
+            dicom.out.display(),
+            dicom
+                .send
+                .as_ref()
+                .map_or(String::new(), |to| format!("; reports stored back to {to}"))
         );
     }
     let state = Arc::new(AppState {

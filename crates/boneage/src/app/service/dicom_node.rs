@@ -1,11 +1,13 @@
 //! The service's DICOM node (dicom-ul): answers C-ECHO and accepts C-STORE of CR, DX and
 //! Secondary Capture images. Each received image goes through the same worker pool as the HTTP
 //! API; its answer (the JSON of `boneage predict`) and its report (HTML, PDF) are written to the
-//! output folder, named by the SOP Instance UID. One thread per association, at most
+//! output folder, named by the SOP Instance UID; with a destination (`dicom_send`) the report
+//! also goes back to PACS as an Encapsulated PDF in the same study. One thread per association, at most
 //! `max_associations` at once (more are closed at once); a peer that stalls is dropped after
 //! the read timeout; an association that breaks the protocol is aborted; none of these takes
 //! the node down.
 
+use super::dicom_send::{command_bytes, implicit, source_fields, Destination, Outgoing, Sender};
 use super::worker::{Job, Pool, Refused};
 use boneage_imaging::io::write_atomic;
 use boneage_pipeline::Given;
@@ -36,6 +38,8 @@ pub struct DicomConfig {
     pub read_timeout: Duration,
     /// Longest an assessment may take, waiting for a worker included.
     pub timeout: Duration,
+    /// Where each report is stored back (Encapsulated PDF), if anywhere.
+    pub send: Option<Destination>,
 }
 
 /// The storage SOP classes accepted: CR, DX (for presentation and for processing), Secondary
@@ -60,6 +64,15 @@ pub fn start(config: DicomConfig, pool: Arc<Pool>) -> anyhow::Result<SocketAddr>
     let listener = TcpListener::bind(config.addr)
         .map_err(|e| anyhow::anyhow!("serve: cannot listen for DICOM on {}: {e}", config.addr))?;
     let addr = listener.local_addr()?;
+    let sender = match &config.send {
+        Some(to) => Some(Arc::new(Sender::start(
+            to.clone(),
+            config.ae_title.clone(),
+            config.out.clone(),
+            config.read_timeout,
+        )?)),
+        None => None,
+    };
     let active = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("dicom-listen".into())
@@ -75,12 +88,14 @@ pub fn start(config: DicomConfig, pool: Arc<Pool>) -> anyhow::Result<SocketAddr>
                     continue;
                 }
                 active.fetch_add(1, Ordering::SeqCst);
-                let (config, pool, active) = (config.clone(), pool.clone(), active.clone());
+                let (config, pool, active, sender) =
+                    (config.clone(), pool.clone(), active.clone(), sender.clone());
                 let spawned = std::thread::Builder::new()
                     .name("dicom-assoc".into())
                     .spawn(move || {
                         let peer = stream.peer_addr().map_or("?".into(), |a| a.to_string());
-                        if let Err(e) = serve_association(stream, &config, &pool) {
+                        if let Err(e) = serve_association(stream, &config, &pool, sender.as_deref())
+                        {
                             eprintln!("dicom: association from {peer} ended: {e}");
                         }
                         active.fetch_sub(1, Ordering::SeqCst);
@@ -93,7 +108,12 @@ pub fn start(config: DicomConfig, pool: Arc<Pool>) -> anyhow::Result<SocketAddr>
     Ok(addr)
 }
 
-fn serve_association(stream: TcpStream, config: &DicomConfig, pool: &Pool) -> anyhow::Result<()> {
+fn serve_association(
+    stream: TcpStream,
+    config: &DicomConfig,
+    pool: &Pool,
+    sender: Option<&Sender>,
+) -> anyhow::Result<()> {
     stream.set_read_timeout(Some(config.read_timeout))?;
     stream.set_write_timeout(Some(config.read_timeout))?;
     let mut options = ServerAssociationOptions::new()
@@ -145,7 +165,7 @@ fn serve_association(stream: TcpStream, config: &DicomConfig, pool: &Pool) -> an
                             if has_data {
                                 command = Some(cmd);
                             } else {
-                                let reply = answer(&cmd, None, "", config, pool, &peer);
+                                let reply = answer(&cmd, None, "", config, pool, &peer, sender);
                                 send(&mut assoc, pc, reply)?;
                             }
                         }
@@ -170,6 +190,7 @@ fn serve_association(stream: TcpStream, config: &DicomConfig, pool: &Pool) -> an
                                 config,
                                 pool,
                                 &peer,
+                                sender,
                             );
                             send(&mut assoc, pc, reply)?;
                         }
@@ -189,12 +210,6 @@ fn serve_association(stream: TcpStream, config: &DicomConfig, pool: &Pool) -> an
     }
 }
 
-fn implicit() -> &'static dicom_transfer_syntax_registry::TransferSyntax {
-    TransferSyntaxRegistry
-        .get(uids::IMPLICIT_VR_LITTLE_ENDIAN)
-        .unwrap_or_else(|| unreachable!("implicit VR little endian is built in"))
-}
-
 fn read_command(bytes: &[u8]) -> anyhow::Result<InMemDicomObject> {
     InMemDicomObject::read_dataset_with_ts(bytes, implicit())
         .map_err(|e| anyhow::anyhow!("a command that cannot be read: {e}"))
@@ -205,17 +220,7 @@ fn send(
     pc: u8,
     reply: InMemDicomObject,
 ) -> anyhow::Result<()> {
-    let mut body = Vec::new();
-    reply.write_dataset_with_ts(&mut body, implicit())?;
-    // The command group length comes first and counts the rest.
-    let mut with_length = reply;
-    with_length.put(DataElement::new(
-        tags::COMMAND_GROUP_LENGTH,
-        VR::UL,
-        PrimitiveValue::from(body.len() as u32),
-    ));
-    let mut data = Vec::new();
-    with_length.write_dataset_with_ts(&mut data, implicit())?;
+    let data = command_bytes(reply)?;
     assoc.send(&Pdu::PData {
         data: vec![PDataValue {
             presentation_context_id: pc,
@@ -242,6 +247,7 @@ fn answer(
     config: &DicomConfig,
     pool: &Pool,
     peer: &str,
+    sender: Option<&Sender>,
 ) -> InMemDicomObject {
     let field = cmd
         .get(tags::COMMAND_FIELD)
@@ -257,7 +263,10 @@ fn answer(
         // C-ECHO-RQ
         (0x0030, _) => (0x8030, SUCCESS),
         // C-STORE-RQ
-        (0x0001, Some(bytes)) => (0x8001, store(&sop_instance, bytes, ts, config, pool, peer)),
+        (0x0001, Some(bytes)) => (
+            0x8001,
+            store(&sop_instance, bytes, ts, config, pool, peer, sender),
+        ),
         (f, _) => (f | 0x8000, CANNOT_UNDERSTAND),
     };
     let mut r = InMemDicomObject::new_empty();
@@ -313,6 +322,7 @@ fn store(
     config: &DicomConfig,
     pool: &Pool,
     peer: &str,
+    sender: Option<&Sender>,
 ) -> u16 {
     let name = match uid_name(sop_instance) {
         Some(u) => u.to_string(),
@@ -322,17 +332,18 @@ fn store(
         },
     };
     // A DICOM file in memory: the received data set with a file meta group.
-    let file = (|| -> anyhow::Result<Vec<u8>> {
+    let file = (|| -> anyhow::Result<(Vec<u8>, InMemDicomObject)> {
         let ts_entry = TransferSyntaxRegistry
             .get(ts)
             .ok_or_else(|| anyhow::anyhow!("transfer syntax {ts} not supported"))?;
         let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts_entry)?;
+        let source = source_fields(&obj);
         let file = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts))?;
         let mut out = Vec::new();
         file.write_all(&mut out)?;
-        Ok(out)
+        Ok((out, source))
     })();
-    let file = match file {
+    let (file, source) = match file {
         Ok(f) => f,
         Err(e) => {
             eprintln!("dicom: {name} from {peer}: cannot read the data set: {e}");
@@ -397,6 +408,16 @@ fn store(
                     .as_ref()
                     .map_or("assessed", |r| r.headline.as_str())
             );
+            if let (Some(sender), Some(report)) = (sender, done.report) {
+                sender.queue(
+                    Outgoing {
+                        name,
+                        source,
+                        pdf: report.pdf,
+                    },
+                    &config.out,
+                );
+            }
             SUCCESS
         }
         Err(e) => {

@@ -15,6 +15,7 @@
 
 mod api;
 pub mod dicom_node;
+pub mod dicom_send;
 mod metrics;
 mod page;
 pub mod store;

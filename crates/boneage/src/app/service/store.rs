@@ -63,10 +63,15 @@ impl Store {
 /// A new report id: 128 random bits from the operating system, hex. Ids are the only key to a
 /// report (they are not guessable), so they are never made from a counter or the time alone.
 pub fn new_id() -> std::io::Result<String> {
+    Ok(format!("{:032x}", random_u128()?))
+}
+
+/// 128 random bits from the operating system.
+pub fn random_u128() -> std::io::Result<u128> {
     use std::io::Read;
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(u128::from_be_bytes(b))
 }
 
 #[cfg(test)]
