@@ -32,7 +32,8 @@ const COLUMNS: [&str; 7] = ["id", "x1", "y1", "x2", "y2", "x3", "y3"];
 /// Reads a keypoint table. Every row needs all seven columns, finite non-negative coordinates
 /// and a unique id; anything else is an error naming the file and line.
 pub fn read_keypoints(path: &Path) -> Result<BTreeMap<String, Keypoints>, KeypointError> {
-    let bytes = std::fs::read(path).map_err(|e| KeypointError::Io(path.to_path_buf(), e))?;
+    let bytes = crate::limits::read_bounded(path, crate::limits::MAX_TABLE_BYTES)
+        .map_err(|e| KeypointError::Io(path.to_path_buf(), e))?;
     let bad = |line: usize, msg: String| KeypointError::Bad {
         path: path.to_path_buf(),
         line,

@@ -10,6 +10,7 @@ pub mod age;
 pub mod dataset;
 pub mod keypoints;
 pub mod labels;
+pub mod limits;
 pub mod metrics;
 pub mod real_data;
 pub mod reference;

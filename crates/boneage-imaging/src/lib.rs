@@ -10,6 +10,7 @@
 //! - [`segment`]: the classical (bootstrap) hand mask.
 //! - [`registration`]: the similarity into the canonical frame and the regions A, B, C.
 //! - [`handedness`]: a left hand or a mirror image, from the registered whole hand.
+//! - [`limits`]: the limits on input every reader checks from headers before it allocates.
 //!
 //! Conventions: images are row-major, `(x, y)` with `y` pointing down, pixel values in
 //! `[0, 1]` with bone bright (DICOM MONOCHROME2 display); MONOCHROME1 inputs are inverted on
@@ -22,6 +23,7 @@ pub mod hand_template;
 pub mod handedness;
 pub mod intensity;
 pub mod io;
+pub use boneage_core::limits;
 pub mod mask;
 pub mod morphology;
 pub mod quality;

@@ -412,6 +412,79 @@ fn a_changed_bundle_file_is_refused_by_name() {
     );
 }
 
+/// A bundle edited to attack the reader: each is refused with a message naming the problem,
+/// before the file in question is read.
+fn a_hostile_bundle_is_refused_before_it_is_read() {
+    let w = world();
+    let img = w.test.join("images/1.png");
+    let attempt = |name: &str, edit: &dyn Fn(&Path, &mut serde_json::Value)| -> String {
+        let bad = w.dir.join(name);
+        let _ = std::fs::remove_dir_all(&bad);
+        copy_dir(&w.bundle, &bad);
+        let mut m = manifest(&bad);
+        edit(&bad, &mut m);
+        std::fs::write(
+            bad.join("manifest.json"),
+            serde_json::to_string_pretty(&m).unwrap(),
+        )
+        .unwrap();
+        let o = boneage(&["predict", "--model", s(&bad), "--sex", "M", s(&img)]);
+        assert!(!o.status.success(), "{name}: accepted");
+        assert!(o.stdout.is_empty(), "{name}: printed an answer");
+        stderr(&o)
+    };
+    // 1e8 TTA views (12 GB once).
+    let e = attempt("tta", &|_, m| m["tta"]["views"] = 100_000_000.into());
+    assert!(e.contains("tta.views 100000000"), "{e}");
+    // A negative weight, the weights still summing to 1.
+    let e = attempt("weights", &|_, m| {
+        let ms = m["members"].as_array_mut().unwrap();
+        let w0 = ms[0]["weight"].as_f64().unwrap();
+        ms[0]["weight"] = (-0.5).into();
+        ms[1]["weight"] = (ms[1]["weight"].as_f64().unwrap() + w0 + 0.5).into();
+    });
+    assert!(e.contains("weight -0.5") && !e.contains("sum to 1"), "{e}");
+    // A member whose net reads another size than the manifest says.
+    let e = attempt("input", &|_, m| {
+        m["members"][0]["input"] = serde_json::json!([40, 40])
+    });
+    assert!(
+        e.contains("reads 40x40 in the manifest but its config says"),
+        "{e}"
+    );
+    // A member file that is a link to an endless device.
+    let e = attempt("device", &|dir, _| {
+        let f = dir.join("members/B-classification/model.safetensors");
+        std::fs::remove_file(&f).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &f).unwrap();
+    });
+    assert!(
+        e.contains("members/B-classification/model.safetensors")
+            && e.contains("not a regular file"),
+        "{e}"
+    );
+    // A file entry outside the bundle, listed with a matching id.
+    let e = attempt("outside", &|_, m| {
+        let mut files: std::collections::BTreeMap<String, boneage_nn::bundle::FileHash> =
+            serde_json::from_value(m["files"].clone()).unwrap();
+        files.insert(
+            "../../../../etc/passwd".into(),
+            boneage_nn::bundle::FileHash {
+                bytes: 10,
+                sha256: "0".repeat(64),
+            },
+        );
+        let id = m["id"].as_str().unwrap().to_string();
+        let label = &id[..id.rfind('-').unwrap()];
+        m["id"] = boneage_nn::bundle::Manifest::make_id(label, &files).into();
+        m["files"] = serde_json::to_value(&files).unwrap();
+    });
+    assert!(
+        e.contains("etc/passwd") && e.contains("inside the bundle folder") && !e.contains("root:"),
+        "{e}"
+    );
+}
+
 /// One test: the world (phantoms, registration, three trained nets, the bundle) is made once and
 /// each part reads it; the test runner gives every test its own process.
 #[test]
@@ -422,6 +495,7 @@ fn bundle_pipeline_end_to_end() {
     predict_reads_the_bone_age_against_the_chronological_age();
     results_table_covers_regions_heads_sexes_and_stages();
     a_changed_bundle_file_is_refused_by_name();
+    a_hostile_bundle_is_refused_before_it_is_read();
     let _ = std::fs::remove_dir_all(&world().dir);
 }
 

@@ -282,17 +282,29 @@ impl Dataset {
     /// Reads a label table, detecting its format from the header.
     pub fn read(path: impl AsRef<Path>) -> Result<Dataset, DatasetError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| DatasetError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = crate::limits::read_bounded(path, crate::limits::MAX_TABLE_BYTES).map_err(
+            |source| DatasetError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        )?;
         Self::parse(path, &bytes)
     }
 
     /// Parses table text; `path` is used for messages and to resolve manifest paths.
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Dataset, DatasetError> {
+        // Strip a UTF-8 byte-order mark that spreadsheet programs like to add.
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        // Line numbers are counted from the byte offset: the csv reader's own count is one
+        // short on CRLF tables (RSNA's own are CRLF).
+        // On CRLF tables a record's position is the '\n' that ends the line before it, so the
+        // byte at the position is counted too.
+        let line_at = |p: &csv::Position| {
+            let at = (p.byte() as usize + 1).min(bytes.len());
+            bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        };
         let csv_err = |e: csv::Error| {
-            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            let line = e.position().map(line_at).unwrap_or(0);
             let message = match e.kind() {
                 csv::ErrorKind::UnequalLengths {
                     expected_len, len, ..
@@ -306,8 +318,6 @@ impl Dataset {
                 message,
             }
         };
-        // Strip a UTF-8 byte-order mark that spreadsheet programs like to add.
-        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
@@ -347,7 +357,7 @@ impl Dataset {
                 Ok(true) => {}
                 Err(e) => return Err(csv_err(e)),
             }
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let line = record.position().map(line_at).unwrap_or(0);
             // A fully blank line (a trailing newline in a hand-edited file) is not a row.
             if record.iter().all(|f| f.trim().is_empty()) {
                 continue;

@@ -189,6 +189,17 @@ pub enum ReadError {
         /// What is unsupported.
         detail: String,
     },
+    /// The file passes a limit of [`crate::limits`] (too many pixels, sequences nested too
+    /// deep, too large a file), found from its header before anything was allocated for it.
+    #[error("{path}: {format} file refused: {detail}")]
+    OverLimit {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: SourceFormat,
+        /// Which limit, and what the file claims.
+        detail: String,
+    },
     /// An output file cannot be written.
     #[error("{path}: cannot write: {source}")]
     Write {
@@ -213,19 +224,30 @@ impl ReadError {
             | ReadError::NoPixelData { path }
             | ReadError::UnsupportedTransferSyntax { path, .. }
             | ReadError::UnsupportedPixels { path, .. }
+            | ReadError::OverLimit { path, .. }
             | ReadError::Write { path, .. } => path,
         }
     }
 }
 
-/// Reads a radiograph from a PNG, JPEG or DICOM file.
+/// Reads a radiograph from a PNG, JPEG or DICOM file (at most
+/// [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES) of it: a longer file, or a device that
+/// never ends, is refused).
 pub fn read_radiograph(path: impl AsRef<Path>) -> Result<Radiograph, ReadError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read_bounded(path)?;
     decode_radiograph(path, &bytes)
+}
+
+/// A file's bytes, refused beyond [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES) or when
+/// it is not a regular file.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ReadError> {
+    crate::limits::read_bounded(path, crate::limits::MAX_FILE_BYTES).map_err(|source| {
+        ReadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// Decodes radiograph bytes; `path` names the source in metadata and errors.
@@ -262,6 +284,17 @@ pub fn decode_radiograph(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadEr
         });
     }
     Ok(radiograph)
+}
+
+/// Checks the structure of a DICOM data set that comes without a file around it (as a DICOM
+/// node receives it) before it is parsed: sequences nested deeper than
+/// [`MAX_DICOM_DEPTH`](crate::limits::MAX_DICOM_DEPTH), lengths beyond the bytes there are,
+/// misplaced delimiters. `transfer_syntax`: the UID it was sent in (deflated data sets are not
+/// taken).
+pub fn check_dicom_data_set(bytes: &[u8], transfer_syntax: &str) -> Result<(), String> {
+    let encoding = dicom::structure::Encoding::of_transfer_syntax(transfer_syntax)
+        .ok_or_else(|| format!("transfer syntax {transfer_syntax} is not taken"))?;
+    dicom::structure::check(bytes, 0, false, encoding).map_err(|p| p.to_string())
 }
 
 fn is_dicom(path: &Path, bytes: &[u8]) -> bool {
@@ -326,6 +359,13 @@ fn decode_jpeg(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadError> {
         });
     }
     let color = decoder.color_type();
+    crate::limits::check_image_size(w as u64, h as u64, color.channel_count() as u64).map_err(
+        |detail| ReadError::OverLimit {
+            path: path.to_path_buf(),
+            format: SourceFormat::Jpeg,
+            detail,
+        },
+    )?;
     let mut buf = vec![0u8; decoder.total_bytes() as usize];
     decoder.read_image(&mut buf).map_err(decode_err)?;
     let mut meta = RadiographMeta::new(path, SourceFormat::Jpeg, 8, Photometric::Monochrome2);

@@ -47,6 +47,12 @@ pub(super) fn decode_png(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadEr
     }
     let src_color = info.color_type;
     let src_depth = info.bit_depth as u8;
+    crate::limits::check_image_size(width as u64, height as u64, src_color.samples() as u64)
+        .map_err(|detail| ReadError::OverLimit {
+            path: path.to_path_buf(),
+            format: SourceFormat::Png,
+            detail,
+        })?;
     let mut buf = vec![0u8; reader.output_buffer_size()];
     reader.next_frame(&mut buf).map_err(err)?;
     let (color, depth) = reader.output_color_type();

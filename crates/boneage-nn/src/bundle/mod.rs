@@ -383,32 +383,64 @@ impl Source<'_> {
         }
     }
 
-    fn read(&self, rel: &str) -> Result<Cow<'_, [u8]>, BundleError> {
+    /// A file of the bundle, at most `max` bytes of it. `rel` must stay inside the bundle
+    /// (relative, no `..`), and on disk it must be a regular file: both are checked before
+    /// anything is read.
+    fn read(&self, rel: &str, max: u64) -> Result<Cow<'_, [u8]>, BundleError> {
+        let unreadable = |reason: String| BundleError::Unreadable {
+            file: self.describe(rel),
+            reason,
+        };
+        let inside = !rel.is_empty()
+            && Path::new(rel)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(unreadable(
+                "a bundle file must be a relative path inside the bundle folder (no '..', \
+                 not absolute)"
+                    .into(),
+            ));
+        }
         match self {
             Source::Folder(d) => {
+                use std::io::Read;
                 let p = d.join(rel);
-                std::fs::read(&p)
-                    .map(Cow::Owned)
-                    .map_err(|e| BundleError::Unreadable {
-                        file: p.display().to_string(),
-                        reason: format!("cannot read bundle file: {e}"),
-                    })
+                let file = std::fs::File::open(&p)
+                    .map_err(|e| unreadable(format!("cannot read bundle file: {e}")))?;
+                let meta = file
+                    .metadata()
+                    .map_err(|e| unreadable(format!("cannot read bundle file: {e}")))?;
+                if !meta.is_file() {
+                    return Err(unreadable(
+                        "not a regular file (a device, pipe or folder is not read)".into(),
+                    ));
+                }
+                let mut bytes = Vec::with_capacity(meta.len().min(max) as usize);
+                file.take(max + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| unreadable(format!("cannot read bundle file: {e}")))?;
+                if bytes.len() as u64 > max {
+                    return Err(unreadable(format!(
+                        "larger than the {max} bytes expected of it"
+                    )));
+                }
+                Ok(Cow::Owned(bytes))
             }
             Source::Embedded(files) => files
                 .iter()
                 .find(|(n, _)| *n == rel)
                 .map(|(_, b)| Cow::Borrowed(*b))
-                .ok_or_else(|| BundleError::Unreadable {
-                    file: self.describe(rel),
-                    reason: "not in the built-in bundle".into(),
-                }),
+                .ok_or_else(|| unreadable("not in the built-in bundle".into())),
         }
     }
 
     fn text(&self, rel: &str) -> Result<String, BundleError> {
-        String::from_utf8(self.read(rel)?.into_owned()).map_err(|_| BundleError::Unreadable {
-            file: self.describe(rel),
-            reason: "not UTF-8 text".into(),
+        String::from_utf8(self.read(rel, MAX_MANIFEST_BYTES)?.into_owned()).map_err(|_| {
+            BundleError::Unreadable {
+                file: self.describe(rel),
+                reason: "not UTF-8 text".into(),
+            }
         })
     }
 }
@@ -427,6 +459,13 @@ pub struct Bundle {
     pub members: Vec<TrainedRun>,
 }
 
+/// Largest manifest read.
+const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+/// Largest file of a bundle (the biggest net is tens of MB).
+const MAX_FILE_BYTES: u64 = 1 << 30;
+/// Most TTA views a bundle may ask for by default.
+pub const MAX_TTA_VIEWS: usize = 64;
+
 /// A bundle's file named in the manifest, read and checked against its hash.
 fn checked(src: &Source, m: &Manifest, rel: &str) -> Result<Vec<u8>, BundleError> {
     let Some(want) = m.files.get(rel) else {
@@ -434,7 +473,17 @@ fn checked(src: &Source, m: &Manifest, rel: &str) -> Result<Vec<u8>, BundleError
             file: src.describe(rel),
         });
     };
-    let bytes = src.read(rel)?;
+    if want.bytes > MAX_FILE_BYTES {
+        return Err(BundleError::BadManifest {
+            manifest: src.describe(MANIFEST),
+            reason: format!(
+                "{rel}: {} bytes listed, more than the {MAX_FILE_BYTES} a bundle file may have",
+                want.bytes
+            ),
+        });
+    }
+    // Read no more than the manifest says: a longer file is damaged, whatever it holds.
+    let bytes = src.read(rel, want.bytes)?;
     let got = sha256_hex(&bytes);
     if bytes.len() as u64 != want.bytes || got != want.sha256 {
         return Err(BundleError::Damaged {
@@ -485,6 +534,28 @@ impl Bundle {
         if manifest.members.is_empty() {
             return Err(bad("no members".into()));
         }
+        let tta = &manifest.tta;
+        if !(1..=MAX_TTA_VIEWS).contains(&tta.views) {
+            return Err(bad(format!(
+                "tta.views {}: give 1 to {MAX_TTA_VIEWS}",
+                tta.views
+            )));
+        }
+        for (name, v, max) in [
+            ("tta.rotation_deg", tta.rotation_deg, 45.0),
+            ("tta.shift_fraction", tta.shift_fraction, 0.5),
+            ("tta.scale", tta.scale, 0.5),
+        ] {
+            if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                return Err(bad(format!("{name} {v}: give 0 to {max}")));
+            }
+        }
+        if let Some(m) = manifest.members.iter().find(|m| !(m.weight >= 0.0)) {
+            return Err(bad(format!(
+                "member {} has weight {}: ensemble weights must be 0 or more",
+                m.name, m.weight
+            )));
+        }
         let hash = Manifest::make_id("", &manifest.files);
         if !manifest.id.ends_with(&hash) {
             return Err(bad(format!(
@@ -528,12 +599,19 @@ impl Bundle {
                     m.name, m.arch, m.head, run.config.model.arch, run.config.model.head
                 )));
             }
+            let input = [run.config.model.input_width, run.config.model.input_height];
+            if input != m.input {
+                return Err(bad(format!(
+                    "member {} reads {}x{} in the manifest but its config says {}x{}",
+                    m.name, m.input[0], m.input[1], input[0], input[1]
+                )));
+            }
             members.push(run);
         }
         let w: f64 = manifest.members.iter().map(|m| m.weight).sum();
-        if manifest.members.iter().any(|m| !(m.weight >= 0.0)) || (w - 1.0).abs() > 1e-6 {
+        if (w - 1.0).abs() > 1e-6 {
             return Err(bad(format!(
-                "ensemble weights must be >= 0 and sum to 1 (they sum to {w})"
+                "ensemble weights must sum to 1 (they sum to {w})"
             )));
         }
         Ok(Bundle {

@@ -97,6 +97,7 @@ mod pixels;
 mod encapsulated;
 mod grey;
 mod header;
+pub(crate) mod structure;
 #[cfg(test)]
 mod tests;
 
@@ -111,6 +112,7 @@ pub(crate) use boneage_core::age::DAYS_PER_MONTH;
 
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
+const DEFLATED_EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1.99";
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
 /// Decodes a DICOM file's first frame into a radiograph. See the module docs for the rules.
@@ -245,6 +247,7 @@ fn parse_with_meta<'a>(
     let meta =
         FileMetaTable::from_reader(body).map_err(|e| parse_error(path, "file meta group", &e))?;
     let uid = clean_uid(meta.transfer_syntax());
+    check_structure(path, body, &uid)?;
     let open = |until_pixels: bool| {
         let mut options = OpenFileOptions::new().read_preamble(ReadPreamble::Never);
         if until_pixels {
@@ -267,6 +270,59 @@ fn parse_with_meta<'a>(
         }
     }
     Ok((open(false)?, None))
+}
+
+/// Walks the element headers of `body` (`DICM`, file meta group, data set) before the parser
+/// sees them: sequences nested too deep, or lengths beyond the file, are refused here (see
+/// [`structure`]). A deflated data set is inflated first, to at most
+/// [`MAX_FILE_BYTES`](crate::limits::MAX_FILE_BYTES).
+fn check_structure(path: &Path, body: &[u8], uid: &str) -> Result<(), ReadError> {
+    match structure::Encoding::of_transfer_syntax(uid) {
+        Some(encoding) => {
+            structure::check(body, 4, true, encoding).map_err(|p| structure_error(path, p))
+        }
+        None if uid == DEFLATED_EXPLICIT_VR_LE => {
+            let start = structure::meta_end(body, 4);
+            let max = crate::limits::MAX_FILE_BYTES as usize;
+            let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(&body[start..], max)
+                .map_err(|e| match e.status {
+                    miniz_oxide::inflate::TINFLStatus::HasMoreOutput => ReadError::OverLimit {
+                        path: path.to_path_buf(),
+                        format: SourceFormat::Dicom,
+                        detail: format!("the deflated data set inflates to more than {max} bytes"),
+                    },
+                    status => decode_error(
+                        path,
+                        format!("the deflated data set cannot be inflated ({status:?})"),
+                    ),
+                })?;
+            structure::check(&inflated, 0, false, structure::Encoding::ExplicitLe)
+                .map_err(|p| structure_error(path, p))
+        }
+        // Unknown syntaxes are refused by the parser.
+        None => Ok(()),
+    }
+}
+
+fn structure_error(path: &Path, problem: structure::Problem) -> ReadError {
+    let (path, format) = (path.to_path_buf(), SourceFormat::Dicom);
+    match problem {
+        structure::Problem::OverLimit(detail) => ReadError::OverLimit {
+            path,
+            format,
+            detail,
+        },
+        structure::Problem::Truncated(detail) => ReadError::Truncated {
+            path,
+            format,
+            detail,
+        },
+        structure::Problem::Malformed(detail) => ReadError::Decode {
+            path,
+            format,
+            detail,
+        },
+    }
 }
 
 /// The native Pixel Data value, when it is the last element of `body` and has exactly the
@@ -333,6 +389,12 @@ fn parse_bare_dataset(
     } else {
         (IMPLICIT_VR_LE, "implicit VR little endian")
     };
+    let encoding = if explicit {
+        structure::Encoding::ExplicitLe
+    } else {
+        structure::Encoding::ImplicitLe
+    };
+    structure::check(bytes, 0, false, encoding).map_err(|p| structure_error(path, p))?;
     let meta = FileMetaTableBuilder::new()
         .transfer_syntax(uid)
         .media_storage_sop_class_uid("1.2.840.10008.5.1.4.1.1.7")

@@ -74,6 +74,13 @@ impl PixelLayout {
                 format!("SamplesPerPixel {samples_per_pixel} (only 1 or 3 are read)"),
             ));
         }
+        // One frame is decoded; its size is checked before any pixel buffer is made.
+        crate::limits::check_image_size(cols as u64, rows as u64, samples_per_pixel as u64)
+            .map_err(|detail| ReadError::OverLimit {
+                path: path.to_path_buf(),
+                format: SourceFormat::Dicom,
+                detail,
+            })?;
         let bits_allocated = required(tags::BITS_ALLOCATED, "BitsAllocated (0028,0100)")?;
         if ![8, 16, 32].contains(&bits_allocated) {
             return Err(unsupported_pixels(

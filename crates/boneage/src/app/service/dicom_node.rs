@@ -336,6 +336,7 @@ fn store(
         let ts_entry = TransferSyntaxRegistry
             .get(ts)
             .ok_or_else(|| anyhow::anyhow!("transfer syntax {ts} not supported"))?;
+        boneage_imaging::io::check_dicom_data_set(&bytes, ts).map_err(anyhow::Error::msg)?;
         let obj = InMemDicomObject::read_dataset_with_ts(&bytes[..], ts_entry)?;
         let source = source_fields(&obj);
         let file = obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(ts))?;

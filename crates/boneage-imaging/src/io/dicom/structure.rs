@@ -1,0 +1,368 @@
+//! A walk over a DICOM data set's element headers, without reading any value, that checks
+//! what the parser would otherwise find out too late: sequences nested deeper than
+//! [`MAX_DICOM_DEPTH`] (the parser recurses once per level, and ten thousand levels overflow
+//! the stack), and element lengths beyond the bytes that remain (the parser allocates the
+//! stated length before it reads). The walk keeps its own stack of open sequences and items,
+//! so it never recurses itself.
+//!
+//! Only the structure is checked; a data set that passes may still be refused by the parser.
+
+use crate::limits::MAX_DICOM_DEPTH;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::Tag;
+use dicom_dictionary_std::StandardDataDictionary;
+
+/// How a data set is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Explicit VR little endian (also every encapsulated transfer syntax).
+    ExplicitLe,
+    /// Implicit VR little endian.
+    ImplicitLe,
+    /// Explicit VR big endian (retired).
+    ExplicitBe,
+}
+
+impl Encoding {
+    /// The data set encoding of a transfer syntax UID; `None` for deflated data sets (which
+    /// must be inflated first) and unknown UIDs.
+    pub fn of_transfer_syntax(uid: &str) -> Option<Encoding> {
+        match uid.trim_end_matches(['\0', ' ']) {
+            "1.2.840.10008.1.2" => Some(Encoding::ImplicitLe),
+            "1.2.840.10008.1.2.2" => Some(Encoding::ExplicitBe),
+            "1.2.840.10008.1.2.1.99" => None,
+            // Explicit VR little endian and every encapsulated syntax (JPEG, RLE, J2K, ...).
+            u if u.starts_with("1.2.840.10008.1.2") => Some(Encoding::ExplicitLe),
+            _ => None,
+        }
+    }
+}
+
+/// Value representations whose explicit header has a 32-bit length (after two reserved bytes).
+const LONG_VRS: [&[u8; 2]; 13] = [
+    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
+];
+
+const ITEM: Tag = Tag(0xFFFE, 0xE000);
+const ITEM_END: Tag = Tag(0xFFFE, 0xE00D);
+const SEQUENCE_END: Tag = Tag(0xFFFE, 0xE0DD);
+const PIXEL_DATA: Tag = Tag(0x7FE0, 0x0010);
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+
+/// What the walk found wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// Past a limit (nesting depth).
+    OverLimit(String),
+    /// A length beyond the bytes that remain.
+    Truncated(String),
+    /// Delimiters or items where they cannot be.
+    Malformed(String),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::OverLimit(s) | Problem::Truncated(s) | Problem::Malformed(s) => f.write_str(s),
+        }
+    }
+}
+
+enum Frame {
+    /// A sequence: its end (defined length) and whether it holds pixel fragments.
+    Sequence { end: Option<usize>, pixels: bool },
+    /// An item of a sequence, with its end when its length is defined.
+    Item { end: Option<usize> },
+}
+
+impl Frame {
+    fn end(&self) -> Option<usize> {
+        match self {
+            Frame::Sequence { end, .. } | Frame::Item { end } => *end,
+        }
+    }
+}
+
+/// Walks the data set in `bytes` from `start`. `meta`: the bytes begin with a file meta group
+/// (group 0002, always explicit VR little endian) before the data set in `encoding`.
+/// The error says what is wrong and at which byte.
+pub fn check(bytes: &[u8], start: usize, meta: bool, encoding: Encoding) -> Result<(), Problem> {
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut depth = 0usize;
+    let mut pos = start;
+    let mut in_meta = meta;
+    loop {
+        // Close what ends here.
+        while let Some(end) = stack.last().and_then(Frame::end) {
+            if pos < end {
+                break;
+            }
+            if pos > end {
+                return Err(Problem::Malformed(format!(
+                    "an element runs past the end of its sequence or item at byte {end}"
+                )));
+            }
+            if let Some(Frame::Sequence { .. }) = stack.pop() {
+                depth -= 1;
+            }
+        }
+        if pos + 8 > bytes.len() {
+            // The end (or a cut-off file: the parser names that).
+            return Ok(());
+        }
+        let enc = if in_meta && u16_at(bytes, pos, Encoding::ExplicitLe) == 0x0002 {
+            Encoding::ExplicitLe
+        } else {
+            in_meta = false;
+            encoding
+        };
+        let tag = Tag(u16_at(bytes, pos, enc), u16_at(bytes, pos + 2, enc));
+        let remaining = |from: usize| bytes.len().saturating_sub(from);
+        if let Some(Frame::Sequence { pixels, .. }) = stack.last() {
+            let pixels = *pixels;
+            let len = u32_at(bytes, pos + 4, enc);
+            pos += 8;
+            match tag {
+                SEQUENCE_END => {
+                    stack.pop();
+                    depth -= 1;
+                }
+                ITEM if pixels => {
+                    if len == UNDEFINED || len as usize > remaining(pos) {
+                        return Err(Problem::Truncated(format!(
+                            "a pixel data fragment at byte {} says {len} bytes, but {} remain",
+                            pos - 8,
+                            remaining(pos)
+                        )));
+                    }
+                    pos += len as usize;
+                }
+                ITEM => {
+                    let end = if len == UNDEFINED {
+                        None
+                    } else if len as usize > remaining(pos) {
+                        return Err(Problem::Truncated(format!(
+                            "a sequence item at byte {} says {len} bytes, but {} remain",
+                            pos - 8,
+                            remaining(pos)
+                        )));
+                    } else {
+                        Some(pos + len as usize)
+                    };
+                    stack.push(Frame::Item { end });
+                }
+                other => {
+                    return Err(Problem::Malformed(format!(
+                        "element {other} at byte {} where a sequence item must be",
+                        pos - 8
+                    )))
+                }
+            }
+            continue;
+        }
+        if tag == ITEM_END {
+            match stack.last() {
+                Some(Frame::Item { end: None }) => {
+                    stack.pop();
+                    pos += 8;
+                    continue;
+                }
+                _ => {
+                    return Err(Problem::Malformed(format!(
+                        "an item end at byte {pos} outside an item"
+                    )))
+                }
+            }
+        }
+        if tag.0 == 0xFFFE {
+            return Err(Problem::Malformed(format!(
+                "a stray delimiter {tag} at byte {pos}"
+            )));
+        }
+        let (vr, len, header): (Option<[u8; 2]>, u32, usize) = match enc {
+            Encoding::ImplicitLe => (None, u32_at(bytes, pos + 4, enc), 8),
+            _ => {
+                let vr = [bytes[pos + 4], bytes[pos + 5]];
+                if LONG_VRS.contains(&&vr) {
+                    if pos + 12 > bytes.len() {
+                        return Ok(());
+                    }
+                    (Some(vr), u32_at(bytes, pos + 8, enc), 12)
+                } else {
+                    (Some(vr), u16_at(bytes, pos + 6, enc) as u32, 8)
+                }
+            }
+        };
+        let element = pos;
+        pos += header;
+        let is_sequence = match vr {
+            Some(vr) => &vr == b"SQ",
+            None => StandardDataDictionary
+                .by_tag(tag)
+                .is_some_and(|e| e.vr().relaxed() == dicom_core::VR::SQ),
+        };
+        if len == UNDEFINED {
+            // An undefined length opens a sequence, encapsulated pixel data, or (UN / implicit
+            // VR) a sequence the dictionary does not know.
+            let open = is_sequence
+                || tag == PIXEL_DATA
+                || vr.is_none()
+                || vr.is_some_and(|v| &v == b"UN" || &v == b"OB" || &v == b"OW");
+            if !open {
+                return Err(Problem::Malformed(format!(
+                    "element {tag} at byte {element} has an undefined length, which its VR {} cannot have",
+                    String::from_utf8_lossy(&vr.unwrap_or(*b"??"))
+                )));
+            }
+            depth += 1;
+            if depth > MAX_DICOM_DEPTH {
+                return Err(Problem::OverLimit(format!(
+                    "sequences nested more than {MAX_DICOM_DEPTH} deep (at byte {element})"
+                )));
+            }
+            stack.push(Frame::Sequence {
+                end: None,
+                pixels: tag == PIXEL_DATA,
+            });
+            continue;
+        }
+        if len as usize > remaining(pos) {
+            return Err(Problem::Truncated(format!(
+                "element {tag} at byte {element} says {len} bytes, but only {} remain in the file",
+                remaining(pos)
+            )));
+        }
+        if is_sequence {
+            depth += 1;
+            if depth > MAX_DICOM_DEPTH {
+                return Err(Problem::OverLimit(format!(
+                    "sequences nested more than {MAX_DICOM_DEPTH} deep (at byte {element})"
+                )));
+            }
+            stack.push(Frame::Sequence {
+                end: Some(pos + len as usize),
+                pixels: false,
+            });
+            continue;
+        }
+        pos += len as usize;
+    }
+}
+
+/// Where the file meta group that starts at `start` ends (explicit VR little endian, group
+/// 0002), walking its elements; the end of `bytes` at most.
+pub fn meta_end(bytes: &[u8], start: usize) -> usize {
+    let mut pos = start;
+    while pos + 8 <= bytes.len() && u16_at(bytes, pos, Encoding::ExplicitLe) == 0x0002 {
+        let vr = [bytes[pos + 4], bytes[pos + 5]];
+        let (len, header) = if LONG_VRS.contains(&&vr) {
+            if pos + 12 > bytes.len() {
+                return bytes.len();
+            }
+            (u32_at(bytes, pos + 8, Encoding::ExplicitLe) as usize, 12)
+        } else {
+            (u16_at(bytes, pos + 6, Encoding::ExplicitLe) as usize, 8)
+        };
+        pos = pos.saturating_add(header).saturating_add(len);
+    }
+    pos.min(bytes.len())
+}
+
+fn u16_at(b: &[u8], at: usize, enc: Encoding) -> u16 {
+    let v = [b[at], b[at + 1]];
+    match enc {
+        Encoding::ExplicitBe => u16::from_be_bytes(v),
+        _ => u16::from_le_bytes(v),
+    }
+}
+
+fn u32_at(b: &[u8], at: usize, enc: Encoding) -> u32 {
+    let v = [b[at], b[at + 1], b[at + 2], b[at + 3]];
+    match enc {
+        Encoding::ExplicitBe => u32::from_be_bytes(v),
+        _ => u32::from_le_bytes(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn el(tag: (u16, u16), vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        v.extend_from_slice(&tag.0.to_le_bytes());
+        v.extend_from_slice(&tag.1.to_le_bytes());
+        v.extend_from_slice(vr);
+        if LONG_VRS.contains(&vr) {
+            v.extend_from_slice(&[0, 0]);
+            v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        } else {
+            v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        }
+        v.extend_from_slice(value);
+        v
+    }
+
+    fn nested(levels: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for _ in 0..levels {
+            v.extend_from_slice(&[0x08, 0x00, 0x40, 0x11, b'S', b'Q', 0, 0]);
+            v.extend_from_slice(&UNDEFINED.to_le_bytes());
+            v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+            v.extend_from_slice(&UNDEFINED.to_le_bytes());
+        }
+        for _ in 0..levels {
+            v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+            v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        }
+        v
+    }
+
+    #[test]
+    fn plain_and_modestly_nested_data_sets_pass() {
+        let mut v = el((0x0010, 0x0010), b"PN", b"Doe^Jane");
+        v.extend(nested(5));
+        v.extend(el((0x0028, 0x0010), b"US", &[4, 0]));
+        v.extend(el((0x7FE0, 0x0010), b"OW", &[0; 8]));
+        assert_eq!(check(&v, 0, false, Encoding::ExplicitLe), Ok(()));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_without_recursion() {
+        let e = check(&nested(10_000), 0, false, Encoding::ExplicitLe).unwrap_err();
+        assert!(matches!(e, Problem::OverLimit(_)), "{e}");
+        assert!(e.to_string().contains("nested more than 32"), "{e}");
+        assert!(check(&nested(32), 0, false, Encoding::ExplicitLe).is_ok());
+        assert!(check(&nested(33), 0, false, Encoding::ExplicitLe).is_err());
+    }
+
+    #[test]
+    fn lengths_beyond_the_file_are_refused() {
+        let mut v = el((0x0010, 0x0010), b"OB", b"ab");
+        v[8..12].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let e = check(&v, 0, false, Encoding::ExplicitLe).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("4294967280 bytes") && e.contains("(0010,0010)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn encapsulated_pixel_fragments_are_walked() {
+        let mut v = Vec::new();
+        v.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0]);
+        v.extend_from_slice(&UNDEFINED.to_le_bytes());
+        for frag in [&[][..], &[1, 2, 3, 4][..]] {
+            v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+            v.extend_from_slice(&(frag.len() as u32).to_le_bytes());
+            v.extend_from_slice(frag);
+        }
+        v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        assert_eq!(check(&v, 0, false, Encoding::ExplicitLe), Ok(()));
+        // A fragment longer than the file.
+        let n = v.len();
+        v[n - 16..n - 12].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(check(&v, 0, false, Encoding::ExplicitLe).is_err());
+    }
+}
