@@ -383,6 +383,24 @@ fn parse_bare_dataset(
 ) -> Result<DicomFile, ReadError> {
     // Explicit VR puts two upper-case letters right after the first tag; implicit VR puts the
     // low bytes of a 32-bit length there.
+    // A bare data set starts with its lowest group: the file meta group (0002) or the
+    // identifying group (0008). Anything else (all zeros, text) is no DICOM at all.
+    let first = (bytes.len() >= 4).then(|| {
+        Tag(
+            u16::from_le_bytes([bytes[0], bytes[1]]),
+            u16::from_le_bytes([bytes[2], bytes[3]]),
+        )
+    });
+    if !first.is_some_and(|t| t.0 == 0x0002 || t.0 == 0x0008) {
+        return Err(decode_error(
+            path,
+            format!(
+                "not a DICOM file: no DICM marker, and the bytes do not start like a DICOM data \
+                 set (first tag {}, where (0002,xxxx) or (0008,xxxx) must be)",
+                first.map_or("missing".to_string(), |t| t.to_string())
+            ),
+        ));
+    }
     let explicit = bytes.len() >= 6 && VR::from_binary([bytes[4], bytes[5]]).is_some();
     let (uid, name) = if explicit {
         (EXPLICIT_VR_LE, "explicit VR little endian")
