@@ -17,6 +17,25 @@ pub const MAX_DICOM_DEPTH: usize = 32;
 /// Largest label table or keypoint table read, bytes (RSNA's 12,611 rows are 170 KB).
 pub const MAX_TABLE_BYTES: u64 = 256 << 20;
 
+/// Most weights in one network (a VGG-style age net here has about 1 M, the full
+/// Inception-v3 24 M): 300 M f32 values are 1.2 GB.
+pub const MAX_MODEL_PARAMETERS: u64 = 300_000_000;
+/// Most bytes of feature maps one training batch may need (an estimate from the config:
+/// every convolution's output, kept for the backward pass, about three copies each).
+pub const MAX_BATCH_ACTIVATION_BYTES: u64 = 16 << 30;
+/// Most pooling blocks of a VGG-style net (4096 px halved 12 times is 1 px).
+pub const MAX_BLOCKS: usize = 12;
+/// Most convolutions in one block, channels of a layer, dense width, epochs and batch size.
+pub const MAX_CONVS_PER_BLOCK: usize = 16;
+/// Most channels of one convolution.
+pub const MAX_CHANNELS: i64 = 4096;
+/// Widest dense layer or sex embedding.
+pub const MAX_DENSE: i64 = 65_536;
+/// Most epochs of one training run.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Largest training batch.
+pub const MAX_BATCH_SIZE: usize = 4096;
+
 /// A file's bytes, at most `max` of them: a longer file, or anything but a regular file (a
 /// device that never ends, a pipe, a folder), is an error that says so.
 pub fn read_bounded(path: &std::path::Path, max: u64) -> std::io::Result<Vec<u8>> {

@@ -41,12 +41,24 @@ pub trait ModelFolder: Sized {
     }
 
     /// A model from the bytes of its config file and weights (a model built into a binary).
-    fn from_bytes(config_json: &str, weights: &[u8], device: Device) -> Result<Self, TrainError> {
+    /// `source` names the model's folder in errors (e.g. "built-in bundle: segmentation").
+    fn from_bytes(
+        source: &str,
+        config_json: &str,
+        weights: &[u8],
+        device: Device,
+    ) -> Result<Self, TrainError> {
         let config: Self::Config = serde_json::from_str(config_json).map_err(|e| {
-            TrainError::Config(ConfigError(format!("built-in {} config: {e}", Self::KIND)))
+            TrainError::Config(ConfigError(format!("{source}: {} config: {e}", Self::KIND)))
         })?;
-        let mut m = Self::new(&config, device)?;
-        load_bytes(m.var_store_mut(), weights, Self::KIND)?;
+        let mut m = Self::new(&config, device).map_err(|e| {
+            TrainError::Config(ConfigError(format!(
+                "{source}: {} config: {}",
+                Self::KIND,
+                config_message(&e)
+            )))
+        })?;
+        load_bytes(m.var_store_mut(), weights, &format!("{source}/{WEIGHTS}"))?;
         Ok(m)
     }
 
@@ -111,7 +123,7 @@ pub(crate) fn read_config<C: DeserializeOwned>(
     let text = std::fs::read_to_string(path)
         .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
     let cfg: C = serde_json::from_str(&text).map_err(|e| bad(&e))?;
-    validate(&cfg).map_err(|e| bad(&e))?;
+    validate(&cfg).map_err(|e| bad(&config_message(&e)))?;
     Ok(cfg)
 }
 
@@ -141,21 +153,38 @@ pub(crate) fn load(vs: &mut nn::VarStore, weights: &Path) -> Result<(), TrainErr
 }
 
 /// Loads safetensors bytes into a var store through a private temporary file (libtorch reads
-/// safetensors from files only).
+/// safetensors from files only). `source` names the weights in errors (the bundle file they
+/// came from), never the temporary file.
 pub(crate) fn load_bytes(
     vs: &mut nn::VarStore,
     weights: &[u8],
-    kind: &str,
+    source: &str,
 ) -> Result<(), TrainError> {
     let tmp = std::env::temp_dir().join(format!(
-        "boneage-{kind}-{}-{:?}.safetensors",
+        "boneage-weights-{}-{:?}.safetensors",
         std::process::id(),
         std::thread::current().id()
     ));
     std::fs::write(&tmp, weights).map_err(|e| TrainError::Io(tmp.clone(), e.to_string()))?;
     let loaded = vs.load(&tmp);
     let _ = std::fs::remove_file(&tmp);
-    loaded.map_err(|e| TrainError::Io(tmp, e.to_string()))
+    loaded.map_err(|e| {
+        let detail = e.to_string().replace(&tmp.display().to_string(), source);
+        let detail = detail.lines().next().unwrap_or_default().to_string();
+        TrainError::Io(
+            PathBuf::from(source),
+            format!("not usable as this net's weights (a corrupt or foreign safetensors file): {detail}"),
+        )
+    })
+}
+
+/// The message of a config error without the "invalid network config" its display adds, for
+/// wrapping it once with a file name.
+pub(crate) fn config_message(e: &TrainError) -> String {
+    match e {
+        TrainError::Config(ConfigError(m)) => m.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Writes `config` as `dir/<name>` and the weights as `dir/model.safetensors` (each atomically).

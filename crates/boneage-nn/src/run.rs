@@ -62,10 +62,18 @@ impl TrainedRun {
     ) -> Result<TrainedRun, TrainError> {
         let config: TrainConfig = serde_json::from_str(config_json)
             .map_err(|e| TrainError::Config(ConfigError(format!("{name}: config.json: {e}"))))?;
-        config.validate()?;
+        config.validate().map_err(|e| {
+            TrainError::Config(ConfigError(format!(
+                "{name}: config.json: {}",
+                crate::folder::config_message(&e)
+            )))
+        })?;
         let mut model = Model::new(&config.model, device, config.channels_last)?;
-        crate::folder::load_bytes(&mut model.vs, weights, "run")
-            .map_err(|e| TrainError::Config(ConfigError(format!("{name}: weights: {e}"))))?;
+        crate::folder::load_bytes(
+            &mut model.vs,
+            weights,
+            &format!("{name}/{}", crate::folder::WEIGHTS),
+        )?;
         model.relayout();
         Ok(TrainedRun {
             dir: PathBuf::from(name),
@@ -132,4 +140,75 @@ impl TrainedRun {
 /// Regression output back to months, for callers holding raw outputs.
 pub fn regression_to_months(scaled: f64) -> f64 {
     unscale_age(scaled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vgg::VggConfig;
+
+    fn tiny_config() -> TrainConfig {
+        TrainConfig {
+            model: VggConfig {
+                input_height: 32,
+                input_width: 32,
+                base_channels: 4,
+                max_channels: 8,
+                convs_per_block: vec![1, 1],
+                dense: 8,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn corrupt_weights_are_named_by_their_source_not_a_temporary_file() {
+        let config = serde_json::to_string(&tiny_config()).unwrap();
+        let weights = b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage".to_vec();
+        let e = TrainedRun::from_bytes("bundle/members/B", &config, &weights, Device::Cpu)
+            .err()
+            .expect("garbage weights load")
+            .to_string();
+        assert!(e.starts_with("bundle/members/B/model.safetensors: "), "{e}");
+        assert!(e.contains("corrupt or foreign safetensors"), "{e}");
+        assert!(!e.contains("boneage-weights-"), "{e}");
+        assert!(!e.contains("invalid network config"), "{e}");
+    }
+
+    #[test]
+    fn a_bad_config_is_reported_once_with_its_file() {
+        let mut cfg = tiny_config();
+        cfg.model.convs_per_block = vec![1; 64];
+        let text = serde_json::to_string(&cfg).unwrap();
+        let e = TrainedRun::from_bytes("bundle/members/B", &text, b"", Device::Cpu)
+            .err()
+            .expect("a 64-block net is refused")
+            .to_string();
+        assert_eq!(e.matches("invalid network config").count(), 1, "{e}");
+        assert!(
+            e.contains("bundle/members/B: config.json: convs_per_block lists 64 blocks"),
+            "{e}"
+        );
+
+        let dir = std::env::temp_dir().join(format!("boneage-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("train.json");
+        cfg.model.convs_per_block = vec![2, 2];
+        cfg.epochs = 10_000_000;
+        std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
+        let e = TrainConfig::read(&path).unwrap_err().to_string();
+        assert_eq!(e.matches("invalid network config").count(), 1, "{e}");
+        assert!(e.contains("train.json: epochs 10000000"), "{e}");
+        cfg.epochs = 4;
+        cfg.batch_size = 4096;
+        cfg.model.input_width = 4096;
+        cfg.model.input_height = 4096;
+        cfg.model.base_channels = 64;
+        cfg.model.max_channels = 64;
+        std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
+        let e = TrainConfig::read(&path).unwrap_err().to_string();
+        assert!(e.contains("GB of feature maps"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -21,6 +21,7 @@ use crate::data::{Batch, DataConfig, DataError, Loader};
 pub use crate::error::TrainError;
 use crate::folder::{save_atomic, write_json};
 use crate::vgg::{AgeNet, ConfigError, Head, VggConfig};
+use boneage_core::limits;
 use boneage_core::Sample;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -112,6 +113,24 @@ impl Default for TrainConfig {
     }
 }
 
+/// Refuses a net and batch size whose feature maps alone would pass
+/// [`limits::MAX_BATCH_ACTIVATION_BYTES`] in one training step.
+pub fn check_batch_memory(model: &VggConfig, batch_size: usize) -> Result<(), TrainError> {
+    let bytes = model
+        .activation_bytes_per_sample()
+        .saturating_mul(batch_size as u64);
+    if bytes > limits::MAX_BATCH_ACTIVATION_BYTES {
+        return Err(TrainError::Config(ConfigError(format!(
+            "a batch of {batch_size} at {}x{} would need about {} GB of feature maps, more than the {} GB allowed: a smaller batch_size, input or channel count",
+            model.input_width,
+            model.input_height,
+            bytes >> 30,
+            limits::MAX_BATCH_ACTIVATION_BYTES >> 30
+        ))));
+    }
+    Ok(())
+}
+
 impl TrainConfig {
     /// Checks the config; errors name the field.
     pub fn validate(&self) -> Result<(), TrainError> {
@@ -126,6 +145,16 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch_size must be >= 1");
         }
+        if self.epochs > limits::MAX_EPOCHS || self.batch_size > limits::MAX_BATCH_SIZE {
+            return bad(&format!(
+                "epochs {} / batch_size {}: at most {} epochs and batches of {}",
+                self.epochs,
+                self.batch_size,
+                limits::MAX_EPOCHS,
+                limits::MAX_BATCH_SIZE
+            ));
+        }
+        check_batch_memory(&self.model, self.batch_size)?;
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
             return bad("optimizer.lr must be a positive number");
         }
@@ -144,8 +173,13 @@ impl TrainConfig {
             .map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))?;
         let cfg: TrainConfig = serde_json::from_str(&text)
             .map_err(|e| TrainError::Config(ConfigError(format!("{}: {e}", path.display()))))?;
-        cfg.validate()
-            .map_err(|e| TrainError::Config(ConfigError(format!("{}: {e}", path.display()))))?;
+        cfg.validate().map_err(|e| {
+            TrainError::Config(ConfigError(format!(
+                "{}: {}",
+                path.display(),
+                crate::folder::config_message(&e)
+            )))
+        })?;
         Ok(cfg)
     }
 

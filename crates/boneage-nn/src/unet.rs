@@ -50,6 +50,9 @@ impl UNetConfig {
             ("input_width", self.input_width),
             ("input_height", self.input_height),
         ] {
+            if v > 4096 {
+                return Err(ConfigError(format!("{name} {v} is more than 4096 px")));
+            }
             if v < m * 4 || v % m != 0 {
                 return Err(ConfigError(format!(
                     "{name} must be a multiple of {m} (2^depth) and at least {}, not {v}",

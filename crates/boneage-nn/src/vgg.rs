@@ -9,6 +9,7 @@
 //!
 //! Pure architecture: no data, no training loop.
 
+use boneage_core::limits;
 use serde::{Deserialize, Serialize};
 use tch::nn;
 use tch::Tensor;
@@ -141,6 +142,24 @@ impl VggConfig {
         if self.convs_per_block.is_empty() || self.convs_per_block.iter().any(|&c| c == 0) {
             return e("convs_per_block must list at least one block, each with >= 1 conv".into());
         }
+        if self.convs_per_block.len() > limits::MAX_BLOCKS {
+            return e(format!(
+                "convs_per_block lists {} blocks; at most {} (a 4096 px input pooled {} times is 1 px)",
+                self.convs_per_block.len(),
+                limits::MAX_BLOCKS,
+                limits::MAX_BLOCKS
+            ));
+        }
+        if let Some(&c) = self
+            .convs_per_block
+            .iter()
+            .find(|&&c| c > limits::MAX_CONVS_PER_BLOCK)
+        {
+            return e(format!(
+                "convs_per_block has a block of {c} convolutions; at most {}",
+                limits::MAX_CONVS_PER_BLOCK
+            ));
+        }
         let down = 1i64 << self.convs_per_block.len();
         if self.input_height < down || self.input_width < down {
             return e(format!(
@@ -156,13 +175,99 @@ impl VggConfig {
         if self.base_channels < 1 || self.max_channels < self.base_channels {
             return e("need 1 <= base_channels <= max_channels".into());
         }
+        if self.max_channels > limits::MAX_CHANNELS {
+            return e(format!(
+                "max_channels {} is more than the {} allowed",
+                self.max_channels,
+                limits::MAX_CHANNELS
+            ));
+        }
         if self.pooled_size < 1 || self.sex_embedding < 0 || self.dense < 1 {
             return e("pooled_size and dense must be >= 1, sex_embedding >= 0".into());
+        }
+        if self.pooled_size > 64 {
+            return e(format!("pooled_size {} is more than 64", self.pooled_size));
+        }
+        if self.dense > limits::MAX_DENSE || self.sex_embedding > limits::MAX_DENSE {
+            return e(format!(
+                "dense {} / sex_embedding {}: at most {} each",
+                self.dense,
+                self.sex_embedding,
+                limits::MAX_DENSE
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return e(format!("dropout {} must be in [0, 1)", self.dropout));
         }
+        let params = self.weight_count();
+        if params > limits::MAX_MODEL_PARAMETERS {
+            return e(format!(
+                "the net would have {params} weights, more than the {} allowed",
+                limits::MAX_MODEL_PARAMETERS
+            ));
+        }
         Ok(())
+    }
+
+    /// Output channels of block `b` (0-based).
+    fn block_channels(&self, b: usize) -> i64 {
+        (self.base_channels << b).min(self.max_channels)
+    }
+
+    /// Number of weights of the VGG-style net (saturating: a config far beyond the limits
+    /// counts as `u64::MAX`). Call after the per-field checks.
+    pub fn weight_count(&self) -> u64 {
+        let mut total: u64 = 0;
+        let mut add = |n: u64| total = total.saturating_add(n);
+        let mut cin = 1u64;
+        for (b, &convs) in self.convs_per_block.iter().enumerate() {
+            let cout = self.block_channels(b) as u64;
+            for _ in 0..convs {
+                add(cin
+                    .saturating_mul(cout)
+                    .saturating_mul(9)
+                    .saturating_add(cout));
+                if self.batch_norm {
+                    add(2 * cout);
+                }
+                cin = cout;
+            }
+        }
+        let sex = self.sex_embedding as u64;
+        let dense = self.dense as u64;
+        let pooled = (self.pooled_size * self.pooled_size) as u64;
+        add(2 * sex);
+        let features = cin.saturating_mul(pooled).saturating_add(sex);
+        add(features.saturating_mul(dense).saturating_add(dense));
+        let outputs = self.head.outputs() as u64;
+        add(dense.saturating_mul(outputs).saturating_add(outputs));
+        total
+    }
+
+    /// Bytes of feature maps one training sample needs (every convolution's output, about
+    /// three copies each: the convolution, BatchNorm and activation kept for the backward
+    /// pass); an estimate for refusing configs that cannot fit in memory.
+    pub fn activation_bytes_per_sample(&self) -> u64 {
+        if self.arch != Arch::Vgg {
+            // Inception-v3 at width 1 on 299x299: about 50 MB per sample; scales with the
+            // input area and the width.
+            let area = (self.input_width.max(1) * self.input_height.max(1)) as f64;
+            return (50e6 * area / (299.0 * 299.0) * self.width.max(0.0)) as u64;
+        }
+        let (mut h, mut w) = (
+            self.input_height.max(1) as u64,
+            self.input_width.max(1) as u64,
+        );
+        let mut total: u64 = 0;
+        for (b, &convs) in self.convs_per_block.iter().enumerate() {
+            let maps = h
+                .saturating_mul(w)
+                .saturating_mul(self.block_channels(b) as u64);
+            total = total.saturating_add(maps.saturating_mul(convs as u64 * 3 * 4));
+            h = (h / 2).max(1);
+            w = (w / 2).max(1);
+        }
+        total
     }
 
     /// Builds the age net of either backbone under `vs`.
@@ -195,7 +300,7 @@ impl VggConfig {
         let mut features = nn::seq_t();
         let mut cin = 1;
         for (b, &convs) in self.convs_per_block.iter().enumerate() {
-            let cout = (self.base_channels << b).min(self.max_channels);
+            let cout = self.block_channels(b);
             for c in 0..convs {
                 let p = vs / format!("block{b}") / format!("conv{c}");
                 let conv = nn::conv2d(
@@ -356,7 +461,7 @@ mod tests {
             let x = Tensor::rand([3, 1, 32, 32], (Kind::Float, Device::Cpu));
             let s = Tensor::from_slice(&[1f32, 0., 1.]).view([3, 1]);
             assert_eq!(net.forward(&x, &s, false).size(), vec![3, n]);
-            assert!(parameter_count(&vs) > 0);
+            assert_eq!(parameter_count(&vs) as u64, tiny(head).weight_count());
         }
     }
 
@@ -385,6 +490,64 @@ mod tests {
             ..tiny(Head::Regression)
         };
         assert!(c.validate().is_err());
+        // Configs that once ran out of memory or overflowed a shift before being checked.
+        for (c, says) in [
+            (
+                VggConfig {
+                    convs_per_block: vec![1_000_000],
+                    ..tiny(Head::Regression)
+                },
+                "block of 1000000 convolutions",
+            ),
+            (
+                VggConfig {
+                    convs_per_block: vec![1; 64],
+                    ..tiny(Head::Regression)
+                },
+                "64 blocks",
+            ),
+            (
+                VggConfig {
+                    convs_per_block: vec![1; 63],
+                    ..tiny(Head::Regression)
+                },
+                "63 blocks",
+            ),
+            (
+                VggConfig {
+                    max_channels: 1 << 40,
+                    ..tiny(Head::Regression)
+                },
+                "max_channels 1099511627776",
+            ),
+            (
+                VggConfig {
+                    dense: i64::MAX,
+                    ..tiny(Head::Regression)
+                },
+                "at most 65536",
+            ),
+            (
+                VggConfig {
+                    pooled_size: 1 << 30,
+                    ..tiny(Head::Regression)
+                },
+                "pooled_size 1073741824",
+            ),
+            (
+                VggConfig {
+                    base_channels: 4096,
+                    max_channels: 4096,
+                    dense: 65_536,
+                    pooled_size: 64,
+                    ..tiny(Head::Regression)
+                },
+                "weights, more than",
+            ),
+        ] {
+            let e = c.validate().unwrap_err().0;
+            assert!(e.contains(says), "{e}");
+        }
         let e =
             serde_json::from_str::<VggConfig>(r#"{"input_height": 64, "colour": 3}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");

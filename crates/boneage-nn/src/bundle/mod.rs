@@ -569,12 +569,14 @@ impl Bundle {
         }
         let seg_dir = &manifest.segmentation.dir;
         let segmentation = SegModel::from_bytes(
+            &src.describe(seg_dir),
             &text_of(src, &manifest, &format!("{seg_dir}/segmentation.json"))?,
             &checked(src, &manifest, &format!("{seg_dir}/model.safetensors"))?,
             device,
         )?;
         let kp_dir = &manifest.keypoints.dir;
         let keypoints = KeypointModel::from_bytes(
+            &src.describe(kp_dir),
             &text_of(src, &manifest, &format!("{kp_dir}/keypoints.json"))?,
             &checked(src, &manifest, &format!("{kp_dir}/model.safetensors"))?,
             device,

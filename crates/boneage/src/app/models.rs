@@ -22,13 +22,21 @@ const KP_WEIGHTS: &[u8] = include_bytes!("../../../../models/keypoints/model.saf
 /// `scripts/build-keypoint-model.sh`).
 pub fn keypoints(device: Device) -> anyhow::Result<boneage_nn::keypoints::KeypointModel> {
     Ok(boneage_nn::keypoints::KeypointModel::from_bytes(
-        KP_CONFIG, KP_WEIGHTS, device,
+        "built-in keypoints",
+        KP_CONFIG,
+        KP_WEIGHTS,
+        device,
     )?)
 }
 
 /// The default segmentation model.
 pub fn segmentation(device: Device) -> anyhow::Result<SegModel> {
-    Ok(SegModel::from_bytes(SEG_CONFIG, SEG_WEIGHTS, device)?)
+    Ok(SegModel::from_bytes(
+        "built-in segmentation",
+        SEG_CONFIG,
+        SEG_WEIGHTS,
+        device,
+    )?)
 }
 
 /// The segmentation model's files, for putting it into a bundle.
