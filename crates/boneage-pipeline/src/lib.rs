@@ -102,6 +102,31 @@ impl Patient {
             chronological_age_months: given.chronological_age_months.or(header_age),
         })
     }
+
+    /// What the reader noticed about the file (multi-frame, unequal colour channels, a window
+    /// of width 0, …) and where the caller's word overrode the header's (a sex given as F for
+    /// a header saying M; an age that differs by more than a month): the warnings every answer
+    /// about the film carries.
+    pub fn input_warnings(r: &Radiograph, given: Given) -> Vec<String> {
+        let mut w = r.meta.warnings.clone();
+        if let (Some(g), Some(h)) = (given.sex, r.meta.sex) {
+            if g != h {
+                w.push(format!(
+                    "sex {} was given; the file header says {}: the given sex was used",
+                    g.letter(),
+                    h.letter()
+                ));
+            }
+        }
+        if let (Some(g), Some(h)) = (given.chronological_age_months, r.meta.age_months) {
+            if (g - h).abs() > 1.0 {
+                w.push(format!(
+                    "chronological age {g:.1} months was given; the file header says {h:.1}: the given age was used"
+                ));
+            }
+        }
+        w
+    }
 }
 
 /// What the caller says about the patient of a film; the file header fills in the rest.
@@ -154,6 +179,9 @@ pub struct Assessment {
     pub verdict: Verdict,
     /// Seconds per part.
     pub timings: Timings,
+    /// What the reader noticed about the file and where the caller overrode its header
+    /// ([`Patient::input_warnings`]; empty for an image given decoded).
+    pub input_warnings: Vec<String>,
 }
 
 impl Assessment {
@@ -167,11 +195,13 @@ impl Assessment {
     }
     /// Every warning: the front half's, the gate's doubts and the ensemble's.
     pub fn warnings(&self) -> Vec<String> {
-        let mut w = self
-            .analysis
-            .as_ref()
-            .map(|a| a.warnings.clone())
-            .unwrap_or_default();
+        let mut w = self.input_warnings.clone();
+        w.extend(
+            self.analysis
+                .as_ref()
+                .map(|a| a.warnings.clone())
+                .unwrap_or_default(),
+        );
         w.extend(self.verdict.notes.iter().cloned());
         if let Some(p) = &self.prediction {
             w.extend(p.warnings());
@@ -316,6 +346,7 @@ impl Pipeline {
         };
         Assessment {
             reading,
+            input_warnings: staged.input_warnings,
             patient: staged.patient,
             analysis: staged.analysis,
             views: staged.views,
@@ -389,9 +420,39 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// Stages 2–9 on many decoded radiographs, overlapped as in [`Pipeline::assess_files`]:
+    /// `images` is drawn on a second thread (so whatever makes each image, e.g. a transform,
+    /// runs there too) which also segments, registers and cuts the regions, while this thread
+    /// runs the nets. `on_result` gets every result in order; `false` stops.
+    pub fn assess_images<I, F>(&self, images: I, mut on_result: F)
+    where
+        I: Iterator<Item = (GrayImage, Patient)> + Send,
+        F: FnMut(Result<Assessment, PipelineError>) -> bool,
+    {
+        let stager = self.stager();
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1);
+            scope.spawn(move || {
+                for (img, patient) in images {
+                    if tx.send(stager.stage(&img, patient)).is_err() {
+                        break;
+                    }
+                }
+            });
+            for staged in rx {
+                if !on_result(staged.map(|s| self.nets(s))) {
+                    break;
+                }
+            }
+        });
+    }
+}
+
 /// A radiograph taken through stages 2–6, waiting for the nets.
 struct Staged {
     patient: Patient,
+    input_warnings: Vec<String>,
     analysis: Option<Analysis>,
     verdict: Verdict,
     views: Vec<(Region, Vec<GrayImage>)>,
@@ -452,6 +513,7 @@ impl Stager<'_> {
         let t2 = Instant::now();
         Ok(Staged {
             patient,
+            input_warnings: Vec::new(),
             analysis,
             verdict,
             views,
@@ -483,6 +545,7 @@ impl Stager<'_> {
         let patient = Patient::from_header(&r, given).map_err(|e| e.in_file(path))?;
         let mut staged = self.stage(&r.image, patient).map_err(|e| e.in_file(path))?;
         staged.timings.read = read_s;
+        staged.input_warnings = Patient::input_warnings(&r, given);
         Ok((r, staged))
     }
 }
@@ -532,5 +595,32 @@ mod tests {
         // The caller's age wins over a wrong header age.
         let p = Patient::from_header(&film(Some(Sex::Male), Some(540.0)), given).unwrap();
         assert_eq!(p.chronological_age_months, Some(60.0));
+    }
+
+    #[test]
+    fn overriding_the_header_and_the_readers_doubts_are_warned_about() {
+        let mut header = film(Some(Sex::Female), Some(121.5));
+        assert!(Patient::input_warnings(&header, Given::default()).is_empty());
+        let same = Given {
+            sex: Some(Sex::Female),
+            chronological_age_months: Some(121.0),
+        };
+        assert!(Patient::input_warnings(&header, same).is_empty());
+        header
+            .meta
+            .warnings
+            .push("hand.dcm: 3 frames; the first is read".into());
+        let given = Given {
+            sex: Some(Sex::Male),
+            chronological_age_months: Some(60.0),
+        };
+        let w = Patient::input_warnings(&header, given);
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w[0].contains("3 frames"), "{w:?}");
+        assert!(
+            w[1].contains("sex M was given; the file header says F"),
+            "{w:?}"
+        );
+        assert!(w[2].contains("says 121.5"), "{w:?}");
     }
 }

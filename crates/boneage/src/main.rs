@@ -48,6 +48,11 @@ enum Command {
     /// built-in one), or one trained run.
     #[cfg(feature = "torch")]
     Predict(cmd::predict::PredictArgs),
+    /// The stress test: clinical image variations (rotation, flips, exposure, noise, blur,
+    /// resolution, cropping, markers, JPEG) at graded strengths on labelled radiographs; how
+    /// far each moves the bone age, and how often the quality gate declines.
+    #[cfg(feature = "torch")]
+    Stress(cmd::stress::StressArgs),
     /// A printable bone-age report per radiograph (HTML and PDF): result, SDS and reading,
     /// growth chart, what the pipeline saw, where the nets look.
     #[cfg(feature = "torch")]
@@ -100,6 +105,8 @@ fn main() {
         Command::Predict(args) => cmd::predict::run(args),
         #[cfg(feature = "torch")]
         Command::Report(args) => cmd::report::run(args),
+        #[cfg(feature = "torch")]
+        Command::Stress(args) => cmd::stress::run(args),
         #[cfg(feature = "torch")]
         Command::Serve(args) => cmd::serve::run(args),
         #[cfg(feature = "torch")]

@@ -201,6 +201,26 @@ fn predict_runs_the_whole_pipeline() {
     // The same image twice gives the same answer (TTA draws are seeded).
     let v2 = predict(&w.bundle, &["--sex", "F", "--tta", "3"], &img);
     assert_eq!(v["bone_age_months"], v2["bone_age_months"]);
+    assert!(!v["warnings"].to_string().contains("colour"), "{v}");
+    // A colour PNG with a tinted border: the reader's warning reaches the answer.
+    let grey = image::open(&img).unwrap().to_luma8();
+    let rgb = image::RgbImage::from_fn(grey.width(), grey.height(), |x, y| {
+        let g = grey.get_pixel(x, y)[0];
+        if x < 4 {
+            image::Rgb([g, g / 2, g])
+        } else {
+            image::Rgb([g, g, g])
+        }
+    });
+    let tinted = w.dir.join("tinted.png");
+    rgb.save(&tinted).unwrap();
+    let vt = predict(&w.bundle, &["--sex", "F"], &tinted);
+    assert!(
+        vt["warnings"]
+            .to_string()
+            .contains("colour image with unequal channels"),
+        "{vt}"
+    );
     // Sex matters to the nets.
     let vb = predict(&w.bundle, &["--sex", "M"], &img);
     assert_eq!(vb["sex"], "M");
@@ -222,6 +242,22 @@ fn predict_reads_the_sex_from_a_dicom_header() {
     // The flag overrides the header.
     let v60 = predict(&w.bundle, &["--chronological-age-months", "60"], &dcm);
     assert_eq!(v60["chronological_age_months"], 60.0);
+    assert!(
+        v60["warnings"]
+            .to_string()
+            .contains("chronological age 60.0 months was given; the file header says 120.0"),
+        "{v60}"
+    );
+    // Overriding the header's sex is done, and said.
+    let vm = predict(&w.bundle, &["--sex", "M"], &dcm);
+    assert_eq!(vm["sex"], "M");
+    assert!(
+        vm["warnings"]
+            .to_string()
+            .contains("sex M was given; the file header says F: the given sex was used"),
+        "{vm}"
+    );
+    assert!(!v["warnings"].to_string().contains("was given"), "{v}");
     // The same pixels as PNG, sex given: the same estimate.
     let vp = predict(&w.bundle, &["--sex", "F"], &w.test.join("images/2.png"));
     let (a, b) = (

@@ -24,3 +24,5 @@ pub mod pdf;
 pub mod results;
 #[cfg(feature = "torch")]
 pub mod service;
+#[cfg(feature = "torch")]
+pub mod stress;

@@ -31,4 +31,6 @@ pub mod segment;
 pub mod serve;
 pub mod split;
 #[cfg(feature = "torch")]
+pub mod stress;
+#[cfg(feature = "torch")]
 pub mod train;

@@ -1,0 +1,115 @@
+//! `boneage stress`: clinical image variations read by the whole pipeline on real radiographs
+//! (the films still read move little under JPEG and lost resolution, the table and the example
+//! pictures are written), and clear errors for what cannot be tested.
+
+mod common;
+use common::{boneage, s, stderr};
+
+#[test]
+fn stress_table_on_real_films() {
+    let Some(sample) =
+        boneage_core::real_data::for_test("rsna-sample", "the stress test on real films")
+    else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let o = boneage(&[
+        "stress",
+        "--data",
+        s(&sample),
+        "--out",
+        s(out.path()),
+        "--limit",
+        "4",
+        "--only",
+        "jpeg,resolution",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("stress.json")).unwrap())
+            .unwrap();
+    assert_eq!(r["films"], 4);
+    let rows = r["variations"].as_array().unwrap();
+    assert_eq!(rows.len(), 5, "{r}");
+    let row = |t: &str, st: &str| {
+        rows.iter()
+            .find(|v| v["transform"] == t && v["strength"] == st)
+            .unwrap_or_else(|| panic!("{t} {st}: {r}"))
+    };
+    let change = |v: &serde_json::Value| v["mean_abs_change_months"].as_f64().unwrap();
+    // Saving as a good JPEG hardly moves the age.
+    let jpeg = row("jpeg", "quality 75");
+    assert_eq!(jpeg["rejected"], 0, "{jpeg}");
+    assert!(change(jpeg) < 3.0, "{jpeg}");
+    // Half the resolution, enlarged back: once +15.6 months on every film (the enhancement
+    // depended on how finely the values were stored), now within the tolerance.
+    let res = row("resolution", "x0.5 and back");
+    assert!(change(res) < 6.0, "{res}");
+    assert_eq!(res["passes"], true);
+    for v in rows {
+        let p95 = v["p95_abs_change_months"].as_f64();
+        assert!(p95.is_none_or(|p| p >= 0.0), "{v}");
+        let example = out
+            .path()
+            .join("examples")
+            .join(v["example"].as_str().unwrap());
+        assert!(example.is_file(), "{}", example.display());
+    }
+    let csv = std::fs::read_to_string(out.path().join("changes.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 4 * 5, "{csv}");
+    let html = std::fs::read_to_string(out.path().join("stress.html")).unwrap();
+    assert!(
+        html.contains("quality 75") && html.contains("examples/"),
+        "{html}"
+    );
+}
+
+#[test]
+fn what_cannot_be_stress_tested_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = boneage(&[
+        "stress",
+        "--data",
+        s(dir.path()),
+        "--out",
+        s(&dir.path().join("out")),
+        "--only",
+        "sharpen",
+    ]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("--only sharpen: no such transform") && e.contains("jpeg"),
+        "{e}"
+    );
+
+    let table = dir.path().join("labels.csv");
+    std::fs::write(&table, "id,boneage,male\n17,120,True\n").unwrap();
+    let o = boneage(&[
+        "stress",
+        "--data",
+        s(&table),
+        "--out",
+        s(&dir.path().join("out")),
+        "--only",
+        "jpeg",
+    ]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("17"), "{e}");
+    assert!(
+        !dir.path().join("out/stress.json").exists(),
+        "nothing written"
+    );
+
+    let o = boneage(&[
+        "stress",
+        "--data",
+        s(&table),
+        "--out",
+        s(&dir.path().join("out")),
+        "--tolerance-months=-1",
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("tolerance"), "{}", stderr(&o));
+}
