@@ -259,9 +259,40 @@ fn air_level(h: &[u64; crate::threshold::BINS]) -> Option<(f32, f32)> {
     Some((mode as f32 / (n - 1) as f32, sd))
 }
 
-/// The hand as the later steps see it: the grey scale turned back if it looks inverted, read
-/// at 8 bits (256 levels), CLAHE over the whole radiograph (16-bit histograms), and black
-/// outside `mask`.
+/// Whether a film is a negative, judged next to the hand: on a normal film the hand
+/// attenuates and is brighter than the air right around it (a ring a 40th of the shorter side
+/// wide outside `mask`), on a negative it is darker. Unlike the whole-film test
+/// ([`looks_inverted`]: the most common grey against the centre), a wide light collimation
+/// border or a film turned on a light background does not fool it. `None` when the mask or the
+/// ring is too small to judge.
+pub fn inverted_around(img: &GrayImage, mask: &Mask) -> Option<bool> {
+    let (w, h) = (img.width, img.height);
+    if mask.width != w || mask.height != h {
+        return None;
+    }
+    let r = (w.min(h) / 40).max(2);
+    let grown = crate::morphology::dilate(&mask.data, w, h, r);
+    let (mut inside, mut ring) = (Vec::new(), Vec::new());
+    for i in (0..w * h).step_by(3) {
+        if mask.data[i] {
+            inside.push(img.data[i]);
+        } else if grown[i] {
+            ring.push(img.data[i]);
+        }
+    }
+    if inside.len() < 100 || ring.len() < 100 {
+        return None;
+    }
+    let median = |v: &mut Vec<f32>| {
+        let k = v.len() / 2;
+        *v.select_nth_unstable_by(k, f32::total_cmp).1
+    };
+    Some(median(&mut ring) > median(&mut inside) + 0.02)
+}
+
+/// The hand as the later steps see it: the grey scale turned back if the film is a negative
+/// ([`inverted_around`]), read at 8 bits (256 levels), CLAHE over the whole radiograph (16-bit
+/// histograms), and black outside `mask`.
 ///
 /// The 8-bit step makes the enhancement the same for every film whatever its bit depth or
 /// history. With 65536 bins and OpenCV's clip limit (`2 x tile area / 65536`, at least 1 per
@@ -270,7 +301,7 @@ fn air_level(h: &[u64; crate::threshold::BINS]) -> Option<(f32, f32)> {
 /// bins thinly, escapes the clip and is fully equalised: the same hand rotated by 10° once
 /// read 13 months older (`boneage stress`). Every net here was trained on 8-bit films.
 pub fn hand_image(img: &GrayImage, mask: &Mask, cfg: &crate::clahe::ClaheConfig) -> GrayImage {
-    let inverted = looks_inverted(img);
+    let inverted = inverted_around(img, mask).unwrap_or_else(|| looks_inverted(img));
     let levels = GrayImage::from_vec(
         img.width,
         img.height,

@@ -24,9 +24,9 @@ pub const THUMB_WARNING_PX: f64 = 250.0;
 
 /// The registration rule's version, part of every `boneage register` record's cache key:
 /// records made under an older rule (e.g. the first mirror check; rule 4: mask, keypoints and
-/// the mirror check at the working resolution, one shared shrink for the regions) are done
-/// again.
-pub const REGISTRATION_RULE: &str = "rule=4";
+/// the mirror check at the working resolution, one shared shrink for the regions; rule 5: a
+/// hand found turned more than 20° read again upright) are done again.
+pub const REGISTRATION_RULE: &str = "rule=5";
 
 /// A hand turned further than this from upright (degrees) is reported as a warning.
 pub const ROTATION_WARNING_DEG: f64 = 45.0;
@@ -79,10 +79,41 @@ impl FrontEnd<'_> {
     /// Stages 4 and 5, keypoints and registration: the three keypoints and the similarity into
     /// the canonical frame, mirror images read as left hands; an error when the keypoints
     /// coincide.
+    ///
+    /// A hand found turned more than [`UPRIGHT_AGAIN_DEG`] from upright is read a second time,
+    /// turned upright by the first reading: the keypoint net is surest on hands near upright
+    /// (a real film turned 30° was read months off before). The second reading is kept when
+    /// it finds the upright hand nearer upright than the first found the film, with the same
+    /// handedness.
     pub fn register(&self, hand: &GrayImage) -> Result<Registration, PipelineError> {
-        self.keypoints
+        let first = self
+            .keypoints
             .register(hand)
-            .ok_or(PipelineError::NoRegistration)
+            .ok_or(PipelineError::NoRegistration)?;
+        let turn = rotation_deg(&first.to_canonical, first.mirrored);
+        if turn.abs() <= UPRIGHT_AGAIN_DEG {
+            return Ok(first);
+        }
+        let (upright, to_upright) = turned(hand, turn);
+        let Some(second) = self.keypoints.register(&upright) else {
+            return Ok(first);
+        };
+        // The upright reading must find the hand nearer upright, and the same hand: a mirror
+        // reading it alone takes (on a hand it sees through a bad mask) is not trusted.
+        if rotation_deg(&second.to_canonical, second.mirrored).abs() >= turn.abs()
+            || second.mirrored != first.mirrored
+        {
+            return Ok(first);
+        }
+        let back = to_upright.inverse().expect("a rotation is invertible");
+        Ok(Registration {
+            keypoints: second.keypoints.map(|k| {
+                let (x, y) = back.apply(k[0], k[1]);
+                [x, y]
+            }),
+            to_canonical: second.to_canonical.after(&to_upright),
+            ..second
+        })
     }
 
     /// Stages 2–5 and the checks on what they found.
@@ -98,6 +129,27 @@ impl FrontEnd<'_> {
             warnings,
         })
     }
+}
+
+/// A hand the keypoints find turned further than this from upright (degrees) is read again,
+/// turned upright ([`FrontEnd::register`]).
+pub const UPRIGHT_AGAIN_DEG: f64 = 20.0;
+
+/// `img` turned by `deg` (clockwise on screen) about its centre on a canvas that holds all
+/// of it (black outside), and the map from `img`'s pixels to the turned image's.
+pub fn turned(img: &GrayImage, deg: f64) -> (GrayImage, Affine) {
+    let (w, h) = (img.width as f64, img.height as f64);
+    let (s, c) = deg.to_radians().sin_cos();
+    let nw = (w * c.abs() + h * s.abs()).round().max(1.0);
+    let nh = (w * s.abs() + h * c.abs()).round().max(1.0);
+    let forward = Affine::translate(nw / 2.0, nh / 2.0)
+        .after(&Affine::rotate_deg(deg))
+        .after(&Affine::translate(-w / 2.0, -h / 2.0));
+    let to_source = forward.inverse().expect("a rotation is invertible");
+    (
+        boneage_imaging::spatial::warp(img, nw as usize, nh as usize, &to_source, 0.0),
+        forward,
+    )
 }
 
 /// Stage 3, enhance: grey scale turned back if inverted, CLAHE over the whole radiograph,

@@ -336,7 +336,8 @@ pub struct StressReport {
 /// One film's reading: the bone age, or the gate's reasons.
 type Reading = Result<f64, String>;
 
-/// Runs the stress test of `pipeline` on the labelled set `data` and writes it into `out`.
+/// Runs the stress test of `pipeline` on the labelled set `data` and writes it into `out`;
+/// the example pictures of the first film fit in `example_size` pixels.
 pub fn stress(
     pipeline: &Pipeline,
     data: &Path,
@@ -345,6 +346,7 @@ pub fn stress(
     chosen: &[Variation],
     limit: Option<usize>,
     tolerance: f64,
+    example_size: usize,
 ) -> anyhow::Result<StressReport> {
     anyhow::ensure!(
         tolerance.is_finite() && tolerance > 0.0,
@@ -534,8 +536,16 @@ pub fn stress(
     let first = boneage_imaging::read_radiograph(samples[0].image.as_ref().expect("checked"))?;
     for (j, v) in chosen.iter().enumerate() {
         let img = apply(v, &first.image, 0)?;
-        let (tw, th) = img.fit_within(384, 384);
-        let small = img.resize(tw, th);
+        let (tw, th) = if img.width.max(img.height) <= example_size {
+            (img.width, img.height)
+        } else {
+            img.fit_within(example_size, example_size)
+        };
+        let small = if (tw, th) == (img.width, img.height) {
+            img
+        } else {
+            img.resize(tw, th)
+        };
         w(
             &format!("examples/{}", example_name(j, v)),
             &boneage_imaging::io::encode_png_gray8(tw, th, &small.to_u8()),

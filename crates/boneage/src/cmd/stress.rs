@@ -37,6 +37,11 @@ pub struct StressArgs {
     /// A variation passes when the films still read move by at most this much on average.
     #[arg(long, default_value_t = 6.0)]
     pub tolerance_months: f64,
+    /// Longest side of the example pictures (every variation of the first film, in
+    /// OUT/examples/); a large value keeps them at full size, to feed to `boneage predict
+    /// --debug-images`.
+    #[arg(long, default_value_t = 384)]
+    pub example_size: usize,
     /// Exit with status 1 when a variation is over the tolerance.
     #[arg(long)]
     pub check: bool,
@@ -63,6 +68,7 @@ pub fn run(args: StressArgs) -> anyhow::Result<()> {
         &chosen,
         args.limit,
         args.tolerance_months,
+        args.example_size.max(16),
     )?;
     println!(
         "stress: {} films ({} unchanged rejected), unchanged MAE {:.2} months, {} variations, {:.0} s",
