@@ -17,9 +17,11 @@
 #      the weighting rule (fitted or equal, by leave-one-out), calibration and 95% interval
 #      fitted on the validation split, the test split's figures in the manifest, and the
 #      results table on the raw test radiographs (WORK/results);
-#   3. the bundle copied into models/bundle/; rebuild the binary to embed it.
+#   3. every member fine-tuned 8 more epochs (cosine, peak learning rate 3e-4) from its
+#      weights and bundled again the same way (scripts/finetune-bundle.sh);
+#   4. that bundle copied into models/bundle/; rebuild the binary to embed it.
 #
-# About 2.2 hours on 2 cores; every stage is resumable (run it again after a stop). Work files
+# About 2.5 hours on 2 cores; every stage is resumable (run it again after a stop). Work files
 # go to WORK (default out/bundle-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +59,12 @@ scripts/train-bundle.sh --labels "$RSNA900/labels.csv" --images "$RSNA900/images
   --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; weighting rule, calibration and 95% interval fitted on 89 real validation radiographs; research use only" \
   --test-name "91 held-out real RSNA radiographs (data/rsna-900-split/test.csv)"
 
+echo "== every member fine-tuned 8 more epochs, bundled again (scripts/finetune-bundle.sh)"
+scripts/finetune-bundle.sh "$WORK/bundle" "$WORK/reg-train" "$WORK/reg-valid" "$WORK/reg-test" \
+  "$WORK/finetune" --label rsna-regions \
+  --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; eleven VGG-style nets (two seeds more of each region-B net, one more of each region-C net), each fine-tuned 8 more epochs (peak learning rate 3e-4); weighting rule, calibration and 95% interval chosen on 89 real validation radiographs; research use only" \
+  --test-name "91 held-out real RSNA radiographs (data/rsna-900-split/test.csv)"
+
 rm -rf models/bundle
-cp -r "$WORK/bundle" models/bundle
+cp -r "$WORK/finetune/bundle" models/bundle
 echo "models/bundle/ updated; rebuild (cargo build --release -p boneage) to embed it"
