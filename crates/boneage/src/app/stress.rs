@@ -587,7 +587,7 @@ fn csv_field(s: &str) -> String {
 fn html(r: &StressReport) -> Page {
     let mut page = Page::new("Bone age stress test");
     page.p(&format!(
-        "Bundle {} ({}). {} films of {}; {} unchanged films rejected by the quality gate and left out. \
+        "Bundle {} ({}). {} films of {}; of them unchanged, {} rejected by the quality gate and left out. \
          Unchanged MAE {:.2} months. Each variation is read by the whole pipeline (TTA {}) and \
          compared with the reading of the same film unchanged; a variation passes when the \
          films still read moved by at most {} months on average (films the gate rejects are \
