@@ -122,6 +122,51 @@ fn default_bundle_runs_on_phantoms_without_any_real_data() {
         .as_str()
         .unwrap()
         .contains("NOT for clinical use"));
+
+    // predict on a broken file among good ones: stops at it, or with --keep-going answers the
+    // others, gives the broken one an error line, and exits with status 1.
+    let imgs = set.join("images");
+    let good = [imgs.join("1.png"), imgs.join("2.png")];
+    let bytes = std::fs::read(&good[1]).unwrap();
+    let broken = work.path().join("broken.png");
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    let (g0, g1, b) = (s(&good[0]), s(&good[1]), s(&broken));
+    let o = boneage(&["predict", "--sex", "F", g0, b, g1]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("broken.png"), "{}", stderr(&o));
+    let debug = work.path().join("debug");
+    let o = boneage(&[
+        "predict",
+        "--sex",
+        "F",
+        "--keep-going",
+        "--debug-images",
+        s(&debug),
+        g0,
+        b,
+        g1,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0]["bone_age_months"].is_number() && lines[2]["bone_age_months"].is_number());
+    assert_eq!(lines[1]["status"], "error");
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("broken.png"),
+        "{lines:?}"
+    );
+    assert!(
+        debug.join("2/overview.png").is_file(),
+        "the film after the broken one"
+    );
+    assert!(
+        stderr(&o).contains("1 of 3 films could not be assessed"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

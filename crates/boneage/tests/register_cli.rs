@@ -273,6 +273,11 @@ fn register_stops_on_a_truncated_file_or_goes_on_with_keep_going() {
         "{}",
         stderr(&o)
     );
+    assert!(
+        stderr(&o).contains("registered so far are kept"),
+        "{}",
+        stderr(&o)
+    );
     let o = boneage(&[
         "register",
         "--keep-going",

@@ -155,6 +155,21 @@ fn segment_and_mine_reject_bad_input() {
     let o = boneage(&["segment", "--bootstrap", "--out", s(&out), s(&imgs)]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("broken.png"), "{}", stderr(&o));
+    // Stopped: every mask written has its row in the table, and the error says so.
+    assert!(
+        stderr(&o).contains("images segmented so far"),
+        "{}",
+        stderr(&o)
+    );
+    let csv = std::fs::read_to_string(out.join("segment.csv")).unwrap();
+    for k in 1..=2 {
+        let written = out.join(format!("masks/{k}.png")).is_file();
+        assert_eq!(written, csv.contains(&format!("\n{k},")), "{k}: {csv}");
+    }
+    assert!(
+        csv.contains("broken,") && csv.contains("unreadable"),
+        "{csv}"
+    );
     let o = boneage(&[
         "segment",
         "--bootstrap",

@@ -64,6 +64,11 @@ pub struct PredictArgs {
     /// waiting for the other thread's share of the cores).
     #[arg(long)]
     pub one_at_a_time: bool,
+    /// Go on past a film that cannot be read or assessed: its line says `"status": "error"`
+    /// with the message (also on stderr), the other films are answered, and the exit status
+    /// is 1. Without it the first such film stops the run.
+    #[arg(long)]
+    pub keep_going: bool,
     #[command(flatten)]
     pub device: DeviceFlag,
     /// Radiographs (PNG, JPEG or DICOM).
@@ -94,24 +99,65 @@ pub fn run(args: PredictArgs) -> anyhow::Result<()> {
         bundle.manifest.id, bundle.origin, bundle.manifest.notice
     );
     let mut debug_names = std::collections::HashSet::new();
+    let mut failed = 0usize;
+    // A film that fails: with --keep-going its error line, and on; else the run stops.
+    let mut on_failure = |path: &Path, e: anyhow::Error| -> Option<anyhow::Error> {
+        if !args.keep_going {
+            return Some(e);
+        }
+        failed += 1;
+        eprintln!("warning: {e:#}");
+        let line = serde_json::json!({
+            "image": path.display().to_string(),
+            "status": "error",
+            "error": format!("{e:#}"),
+        });
+        println!("{line}");
+        None
+    };
     if args.one_at_a_time {
         for path in &args.images {
-            let (r, a) = pipeline.assess_file(path, given)?;
-            print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names)?;
+            let written = pipeline
+                .assess_file(path, given)
+                .map_err(anyhow::Error::from)
+                .and_then(|(r, a)| {
+                    print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names)
+                });
+            if let Err(e) = written {
+                if let Some(e) = on_failure(path, e) {
+                    return Err(e);
+                }
+            }
         }
-        return Ok(());
+    } else {
+        // The next film is read and registered while the nets read this one.
+        share_cores_with_overlap();
+        let files: Vec<_> = args.images.iter().map(|p| (p.clone(), given)).collect();
+        let mut failure = None;
+        pipeline.assess_files(&files, |path, result| {
+            let written = result.map_err(anyhow::Error::from).and_then(|(r, a)| {
+                print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names)
+            });
+            match written {
+                Ok(()) => true,
+                Err(e) => {
+                    failure = on_failure(path, e);
+                    failure.is_none()
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
     }
-    // The next film is read and registered while the nets read this one.
-    share_cores_with_overlap();
-    let files: Vec<_> = args.images.iter().map(|p| (p.clone(), given)).collect();
-    let mut failure = None;
-    pipeline.assess_files(&files, |path, result| {
-        let written = result
-            .map_err(anyhow::Error::from)
-            .and_then(|(r, a)| print_one(path, &r.image, &a, &pipeline, &args, &mut debug_names));
-        written.map_err(|e| failure = Some(e)).is_ok()
-    });
-    failure.map_or(Ok(()), Err)
+    if failed > 0 {
+        eprintln!(
+            "error: {failed} of {} films could not be assessed (their lines say \"status\": \"error\")",
+            args.images.len()
+        );
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Debug images (when asked for) and the JSON line of one assessed radiograph.

@@ -226,7 +226,14 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
                     failed += 1;
                     if !args.batch.keep_going {
                         bar.finish_and_clear();
-                        bail!("{e} (use --keep-going to go on past bad images)");
+                        bail!(
+                            "{e} (use --keep-going to go on past bad images); stopped: the {} \
+                             images registered so far are kept in {} with their records, and \
+                             are not done again when the command is run again; the regions' \
+                             labels.csv is written when a run finishes",
+                            done + cached,
+                            out.display()
+                        );
                     }
                     bar.suspend(|| eprintln!("warning: {e}"));
                 }

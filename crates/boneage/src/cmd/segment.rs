@@ -157,17 +157,25 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
                 })
                 .collect()
         });
+        let first_error = done.iter().find_map(|r| r.result.as_ref().err().cloned());
         for r in &done {
             if let Err(e) = &r.result {
-                if !args.batch.keep_going {
-                    bar.finish_and_clear();
-                    bail!("{e} (use --keep-going to go on past bad images)");
-                }
                 bar.suspend(|| eprintln!("warning: {e}"));
             }
         }
         bar.inc(part.len() as u64);
         rows.extend(done);
+        if let (Some(e), false) = (first_error, args.batch.keep_going) {
+            // Stopping: the table still lists every mask written so far (and the bad image),
+            // so no mask is left without its row.
+            bar.finish_and_clear();
+            write_csv(&args.out.join("segment.csv"), &rows)?;
+            let written = rows.iter().filter(|r| r.result.is_ok()).count();
+            bail!(
+                "{e} (use --keep-going to go on past bad images); stopped: {} lists the {written} images segmented so far",
+                args.out.join("segment.csv").display()
+            );
+        }
     }
     bar.finish_and_clear();
     write_csv(&args.out.join("segment.csv"), &rows)?;
