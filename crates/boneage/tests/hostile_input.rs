@@ -561,3 +561,94 @@ fn broken_label_tables_get_clear_errors_and_eda_leaves_nothing_behind() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The seed corpora of the fuzz targets (`scripts/fuzz.sh`): valid files of every format the
+/// readers take, then the hostile corpus above, by format. Every valid seed must decode (else
+/// the fuzzer would start from nothing readable). With `BONEAGE_FUZZ_SEEDS=DIR` the seeds are
+/// written to `DIR/<target>/`.
+#[test]
+fn fuzz_seeds_start_from_readable_files() {
+    let work = tempfile::tempdir().unwrap();
+    let out = std::env::var_os("BONEAGE_FUZZ_SEEDS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| work.path().join("seeds"));
+    let grey: Vec<u8> = (0..48 * 60).map(|i| (i * 7 % 251) as u8).collect();
+    let grey16: Vec<u16> = (0..48 * 60).map(|i| (i * 977 % 65_521) as u16).collect();
+    let pixels8 = el(0x7FE0, 0x0010, b"OB", &grey[..8 * 8]);
+    let mut dicom8 = image_header(8, 8, 8, 1);
+    dicom8.extend(el(0x0010, 0x0040, b"CS", b"F "));
+    dicom8.extend(pixels8);
+    let mut dicom16 = image_header(8, 8, 16, 1);
+    let bytes16: Vec<u8> = grey16[..64].iter().flat_map(|v| v.to_le_bytes()).collect();
+    dicom16.extend(el(0x7FE0, 0x0010, b"OW", &bytes16));
+    let valid: Vec<(&str, &str, Vec<u8>)> = vec![
+        (
+            "png",
+            "grey8.png",
+            boneage_imaging::io::encode_png_gray8(48, 60, &grey),
+        ),
+        (
+            "png",
+            "grey16.png",
+            boneage_imaging::io::encode_png_gray16(48, 60, &grey16),
+        ),
+        ("jpeg", "grey.jpg", jpeg_of(48, 60)),
+        ("jpeg", "tiny.jpg", jpeg_of(8, 8)),
+        ("dicom", "mono8.dcm", dicom_with(EVRLE, &dicom8)),
+        ("dicom", "mono16.dcm", dicom_with(EVRLE, &dicom16)),
+    ];
+    for (target, name, bytes) in &valid {
+        let r = boneage_imaging::io::decode_radiograph(Path::new(name), bytes);
+        assert!(r.is_ok(), "{name}: {:?}", r.err());
+        let d = out.join(target);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(name), bytes).unwrap();
+    }
+    // The DICOM node's data sets: the same images without file meta, first byte = syntax 1
+    // (explicit VR little endian) in the target's encoding.
+    let d = out.join("dicom_data_set");
+    std::fs::create_dir_all(&d).unwrap();
+    for (k, ds) in [&dicom8, &dicom16].iter().enumerate() {
+        let mut v = vec![1u8];
+        v.extend_from_slice(ds);
+        std::fs::write(d.join(format!("data-set-{k}")), v).unwrap();
+    }
+    let d = out.join("label_table");
+    std::fs::create_dir_all(&d).unwrap();
+    for (k, t) in [
+        "id,boneage,male\n1377,180,False\n1378,12,True\n",
+        "id,boneage,male\r\n1,100.5,True\r\n",
+        "Case ID,Sex,Ground truth bone age (months)\n4360,M,168.93\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        std::fs::write(d.join(format!("table-{k}.csv")), t).unwrap();
+    }
+    // The hostile corpus too, by format.
+    let hostile = work.path().join("hostile");
+    std::fs::create_dir_all(&hostile).unwrap();
+    for (file, _) in corpus(&hostile) {
+        // Regular files of up to 1 MB (not the folder, the link to /dev/zero, or the large
+        // files whose size is the attack).
+        let small =
+            std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.len() <= 1 << 20);
+        let Some(bytes) = small.then(|| std::fs::read(&file).ok()).flatten() else {
+            continue;
+        };
+        let ext = file.extension().map(|e| e.to_string_lossy().to_string());
+        let target = match ext.as_deref() {
+            Some("png") => "png",
+            Some("jpg") | Some("jpeg") => "jpeg",
+            Some("dcm") => "dicom",
+            _ => continue,
+        };
+        if bytes.len() <= 1 << 20 {
+            std::fs::write(out.join(target).join(file.file_name().unwrap()), bytes).unwrap();
+        }
+    }
+    for target in ["png", "jpeg", "dicom", "dicom_data_set", "label_table"] {
+        let n = std::fs::read_dir(out.join(target)).unwrap().count();
+        assert!(n >= 2, "{target}: {n} seeds");
+    }
+}
