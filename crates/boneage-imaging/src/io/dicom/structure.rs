@@ -38,9 +38,12 @@ impl Encoding {
     }
 }
 
-/// Value representations whose explicit header has a 32-bit length (after two reserved bytes).
-const LONG_VRS: [&[u8; 2]; 13] = [
-    b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV",
+/// Value representations whose explicit header has a 16-bit length. Every other one, an
+/// unknown VR included (the parser reads an unknown VR as UN), has two reserved bytes and a
+/// 32-bit length.
+const SHORT_VRS: [&[u8; 2]; 21] = [
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN",
+    b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
 ];
 
 const ITEM: Tag = Tag(0xFFFE, 0xE000);
@@ -183,7 +186,7 @@ pub fn check(bytes: &[u8], start: usize, meta: bool, encoding: Encoding) -> Resu
             Encoding::ImplicitLe => (None, u32_at(bytes, pos + 4, enc), 8),
             _ => {
                 let vr = [bytes[pos + 4], bytes[pos + 5]];
-                if LONG_VRS.contains(&&vr) {
+                if !SHORT_VRS.contains(&&vr) {
                     if pos + 12 > bytes.len() {
                         return Ok(());
                     }
@@ -255,7 +258,7 @@ pub fn meta_end(bytes: &[u8], start: usize) -> usize {
     let mut pos = start;
     while pos + 8 <= bytes.len() && u16_at(bytes, pos, Encoding::ExplicitLe) == 0x0002 {
         let vr = [bytes[pos + 4], bytes[pos + 5]];
-        let (len, header) = if LONG_VRS.contains(&&vr) {
+        let (len, header) = if !SHORT_VRS.contains(&&vr) {
             if pos + 12 > bytes.len() {
                 return bytes.len();
             }
@@ -293,7 +296,7 @@ mod tests {
         v.extend_from_slice(&tag.0.to_le_bytes());
         v.extend_from_slice(&tag.1.to_le_bytes());
         v.extend_from_slice(vr);
-        if LONG_VRS.contains(&vr) {
+        if !SHORT_VRS.contains(&vr) {
             v.extend_from_slice(&[0, 0]);
             v.extend_from_slice(&(value.len() as u32).to_le_bytes());
         } else {
@@ -346,6 +349,15 @@ mod tests {
             e.contains("4294967280 bytes") && e.contains("(0010,0010)"),
             "{e}"
         );
+        // An unknown VR is read by the parser as UN, with a 32-bit length: found by fuzzing,
+        // a mutated VR ":S" whose reserved bytes and length said 2 GB, allocated before the
+        // parser found the file too short.
+        let mut v = el((0x0028, 0x0102), b"US", &[7, 0]);
+        v.extend_from_slice(&[0x28, 0x00, 0x03, 0x01, b':', b'S', 0x02, 0x00]);
+        v.extend_from_slice(&0x7FE0_0000u32.to_le_bytes());
+        v.extend_from_slice(&[7; 40]);
+        let e = check(&v, 0, false, Encoding::ExplicitLe).unwrap_err();
+        assert!(e.to_string().contains("(0028,0103)"), "{e}");
     }
 
     #[test]
