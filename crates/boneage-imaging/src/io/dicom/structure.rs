@@ -198,6 +198,23 @@ pub fn check(bytes: &[u8], start: usize, meta: bool, encoding: Encoding) -> Resu
         };
         let element = pos;
         pos += header;
+        // A number VR whose length is not a whole number of values: the parser reads only the
+        // whole values and goes on from inside the element, out of step with this walk (found
+        // by fuzzing: (0000,0000) with length 1 in implicit VR, then a 4 GB length the walk
+        // never saw). Real files never have one.
+        let width = match vr {
+            Some(v) => number_width(&v),
+            None => StandardDataDictionary
+                .by_tag(tag)
+                .and_then(|e| number_width(&e.vr().relaxed().to_bytes())),
+        };
+        if let Some(w) = width {
+            if len != UNDEFINED && len % w != 0 {
+                return Err(Problem::Malformed(format!(
+                    "element {tag} at byte {element} holds numbers of {w} bytes but is {len} bytes long"
+                )));
+            }
+        }
         let is_sequence = match vr {
             Some(vr) => &vr == b"SQ",
             None => StandardDataDictionary
@@ -249,6 +266,16 @@ pub fn check(bytes: &[u8], start: usize, meta: bool, encoding: Encoding) -> Resu
             continue;
         }
         pos += len as usize;
+    }
+}
+
+/// The size of one value of a number VR (US, SS: 2; UL, SL, FL, AT: 4; FD, SV, UV: 8).
+fn number_width(vr: &[u8; 2]) -> Option<u32> {
+    match vr {
+        b"US" | b"SS" => Some(2),
+        b"UL" | b"SL" | b"FL" | b"AT" => Some(4),
+        b"FD" | b"SV" | b"UV" => Some(8),
+        _ => None,
     }
 }
 
@@ -358,6 +385,19 @@ mod tests {
         v.extend_from_slice(&[7; 40]);
         let e = check(&v, 0, false, Encoding::ExplicitLe).unwrap_err();
         assert!(e.to_string().contains("(0028,0103)"), "{e}");
+        // Found by fuzzing too: a UL of length 1 (the parser reads no value and goes on from
+        // inside it, into a length of 4 GB).
+        let bytes: Vec<u8> = ["08000096000000000000c8000000000000000000010000000000a6012fffffffff"]
+            .concat()
+            .as_bytes()
+            .chunks(2)
+            .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
+            .collect();
+        let e = check(&bytes, 0, false, Encoding::ImplicitLe).unwrap_err();
+        assert!(
+            e.to_string().contains("(0000,0000)") && e.to_string().contains("1 bytes"),
+            "{e}"
+        );
     }
 
     #[test]
