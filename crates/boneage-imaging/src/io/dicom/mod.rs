@@ -244,6 +244,7 @@ fn parse_with_meta<'a>(
     path: &Path,
     body: &'a [u8],
 ) -> Result<(DicomFile, Option<&'a [u8]>), ReadError> {
+    structure::check_meta(body, 4).map_err(|p| structure_error(path, p))?;
     let meta =
         FileMetaTable::from_reader(body).map_err(|e| parse_error(path, "file meta group", &e))?;
     let uid = clean_uid(meta.transfer_syntax());

@@ -279,6 +279,33 @@ fn number_width(vr: &[u8; 2]) -> Option<u32> {
     }
 }
 
+/// Checks that every element of the file meta group starting at `start` (explicit VR little
+/// endian, group 0002) fits in the bytes that remain, before the meta parser allocates what an
+/// element's length says (found by fuzzing: a meta element claiming about 1 GB).
+pub fn check_meta(bytes: &[u8], start: usize) -> Result<(), Problem> {
+    let mut pos = start;
+    while pos + 8 <= bytes.len() && u16_at(bytes, pos, Encoding::ExplicitLe) == 0x0002 {
+        let vr = [bytes[pos + 4], bytes[pos + 5]];
+        let (len, header) = if !SHORT_VRS.contains(&&vr) {
+            if pos + 12 > bytes.len() {
+                return Ok(());
+            }
+            (u32_at(bytes, pos + 8, Encoding::ExplicitLe) as usize, 12)
+        } else {
+            (u16_at(bytes, pos + 6, Encoding::ExplicitLe) as usize, 8)
+        };
+        let remaining = bytes.len() - pos - header;
+        if len > remaining {
+            let tag = Tag(0x0002, u16_at(bytes, pos + 2, Encoding::ExplicitLe));
+            return Err(Problem::Truncated(format!(
+                "file meta element {tag} at byte {pos} says {len} bytes, but only {remaining} remain"
+            )));
+        }
+        pos += header + len;
+    }
+    Ok(())
+}
+
 /// Where the file meta group that starts at `start` ends (explicit VR little endian, group
 /// 0002), walking its elements; the end of `bytes` at most.
 pub fn meta_end(bytes: &[u8], start: usize) -> usize {
@@ -396,6 +423,18 @@ mod tests {
         let e = check(&bytes, 0, false, Encoding::ImplicitLe).unwrap_err();
         assert!(
             e.to_string().contains("(0000,0000)") && e.to_string().contains("1 bytes"),
+            "{e}"
+        );
+        // A file meta element longer than the file.
+        let mut meta = b"DICM".to_vec();
+        meta.extend(el((0x0002, 0x0001), b"OB", &[0, 1]));
+        let at = meta.len();
+        meta.extend(el((0x0002, 0x0002), b"UI", b"1.2"));
+        assert_eq!(check_meta(&meta, 4), Ok(()));
+        meta[at + 6..at + 8].copy_from_slice(&0xFFF0u16.to_le_bytes());
+        let e = check_meta(&meta, 4).unwrap_err();
+        assert!(
+            e.to_string().contains("(0002,0002)") && e.to_string().contains("65520"),
             "{e}"
         );
     }
