@@ -113,6 +113,18 @@ impl Default for TrainConfig {
     }
 }
 
+/// Refuses more epochs or a larger batch than [`limits`] allow (every trainer's config).
+pub fn check_run_size(epochs: usize, batch_size: usize) -> Result<(), TrainError> {
+    if epochs > limits::MAX_EPOCHS || batch_size > limits::MAX_BATCH_SIZE {
+        return Err(TrainError::Config(ConfigError(format!(
+            "epochs {epochs} / batch_size {batch_size}: at most {} epochs and batches of {}",
+            limits::MAX_EPOCHS,
+            limits::MAX_BATCH_SIZE
+        ))));
+    }
+    Ok(())
+}
+
 /// Refuses a net and batch size whose feature maps alone would pass
 /// [`limits::MAX_BATCH_ACTIVATION_BYTES`] in one training step.
 pub fn check_batch_memory(model: &VggConfig, batch_size: usize) -> Result<(), TrainError> {
@@ -145,15 +157,7 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return bad("batch_size must be >= 1");
         }
-        if self.epochs > limits::MAX_EPOCHS || self.batch_size > limits::MAX_BATCH_SIZE {
-            return bad(&format!(
-                "epochs {} / batch_size {}: at most {} epochs and batches of {}",
-                self.epochs,
-                self.batch_size,
-                limits::MAX_EPOCHS,
-                limits::MAX_BATCH_SIZE
-            ));
-        }
+        check_run_size(self.epochs, self.batch_size)?;
         check_batch_memory(&self.model, self.batch_size)?;
         if !(self.optimizer.lr > 0.0 && self.optimizer.lr.is_finite()) {
             return bad("optimizer.lr must be a positive number");

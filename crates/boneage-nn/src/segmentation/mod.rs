@@ -11,7 +11,6 @@ use crate::fit::{self, Fit};
 use crate::training::TrainError;
 use crate::unet::{bce_dice_loss, UNet, UNetConfig};
 use crate::vgg::ConfigError;
-use boneage_core::limits;
 use boneage_imaging::quality::looks_inverted;
 use boneage_imaging::spatial::{warp, Affine};
 use boneage_imaging::{GrayImage, Mask};
@@ -117,15 +116,7 @@ impl SegConfig {
         if self.epochs == 0 || self.batch_size == 0 {
             return Err(bad_config("epochs and batch_size must be at least 1"));
         }
-        if self.epochs > limits::MAX_EPOCHS || self.batch_size > limits::MAX_BATCH_SIZE {
-            return Err(bad_config(format!(
-                "epochs {} / batch_size {}: at most {} epochs and batches of {}",
-                self.epochs,
-                self.batch_size,
-                limits::MAX_EPOCHS,
-                limits::MAX_BATCH_SIZE
-            )));
-        }
+        crate::training::check_run_size(self.epochs, self.batch_size)?;
         if !(self.lr > 0.0 && self.lr < 1.0) {
             return Err(bad_config(format!("lr must be in (0, 1), not {}", self.lr)));
         }
