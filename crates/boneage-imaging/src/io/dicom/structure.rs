@@ -208,7 +208,10 @@ pub fn check(bytes: &[u8], start: usize, meta: bool, encoding: Encoding) -> Resu
                 .by_tag(tag)
                 .and_then(|e| number_width(&e.vr().relaxed().to_bytes())),
         };
-        if let Some(w) = width {
+        // Odd-length pixel data that ends the file is tolerated (the parser loses its last byte
+        // only; some modalities write it).
+        let last_pixels = tag == PIXEL_DATA && pos + len as usize == bytes.len();
+        if let Some(w) = width.filter(|_| !last_pixels) {
             if len != UNDEFINED && len % w != 0 {
                 return Err(Problem::Malformed(format!(
                     "element {tag} at byte {element} holds numbers of {w} bytes but is {len} bytes long"
@@ -269,12 +272,13 @@ pub fn check(bytes: &[u8], start: usize, meta: bool, encoding: Encoding) -> Resu
     }
 }
 
-/// The size of one value of a number VR (US, SS: 2; UL, SL, FL, AT: 4; FD, SV, UV: 8).
+/// The size of one value of a number VR, the "other" number VRs included, which the parser reads
+/// value by value too (US, SS, OW: 2; UL, SL, FL, AT, OF, OL: 4; FD, SV, UV, OD, OV: 8).
 fn number_width(vr: &[u8; 2]) -> Option<u32> {
     match vr {
-        b"US" | b"SS" => Some(2),
-        b"UL" | b"SL" | b"FL" | b"AT" => Some(4),
-        b"FD" | b"SV" | b"UV" => Some(8),
+        b"US" | b"SS" | b"OW" => Some(2),
+        b"UL" | b"SL" | b"FL" | b"AT" | b"OF" | b"OL" => Some(4),
+        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => Some(8),
         _ => None,
     }
 }
@@ -437,6 +441,38 @@ mod tests {
             e.to_string().contains("(0002,0002)") && e.to_string().contains("65520"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn other_number_vrs_of_a_partial_value_are_refused() {
+        // Found by fuzzing: a bare data set whose first element is an OD of 67 bytes. The
+        // parser read eight values (64 bytes) and went on from inside the element, into an
+        // undefined-length UN it then read to about 4 GB.
+        let hex = "020000004f44000043000000";
+        let mut bytes: Vec<u8> = hex
+            .as_bytes()
+            .chunks(2)
+            .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
+            .collect();
+        bytes.extend_from_slice(&[0xE8; 67]);
+        bytes.extend_from_slice(&[0; 23]);
+        let e = check(&bytes, 0, false, Encoding::ExplicitLe).unwrap_err();
+        assert!(
+            e.to_string().contains("(0002,0000)") && e.to_string().contains("67 bytes long"),
+            "{e}"
+        );
+        for (vr, bad) in [(b"OW", 3usize), (b"OF", 6), (b"OL", 2), (b"OV", 12)] {
+            let v = el((0x0009, 0x1010), vr, &vec![0; bad]);
+            assert!(check(&v, 0, false, Encoding::ExplicitLe).is_err(), "{vr:?}");
+            let ok = el((0x0009, 0x1010), vr, &vec![0; 24]);
+            assert_eq!(check(&ok, 0, false, Encoding::ExplicitLe), Ok(()));
+        }
+        // Odd pixel data at the very end still passes; in the middle it does not.
+        let mut v = el((0x0028, 0x0010), b"US", &[3, 0]);
+        v.extend(el((0x7FE0, 0x0010), b"OW", &[1, 2, 3]));
+        assert_eq!(check(&v, 0, false, Encoding::ExplicitLe), Ok(()));
+        v.extend(el((0xFFFA, 0xFFFA), b"OB", &[0, 0]));
+        assert!(check(&v, 0, false, Encoding::ExplicitLe).is_err());
     }
 
     #[test]
