@@ -217,8 +217,23 @@ pub fn save_atomic(vs: &nn::VarStore, path: &Path) -> Result<(), TrainError> {
         .map(|(k, v)| (k, v.contiguous()))
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
-    Tensor::write_safetensors(&named, &tmp)?;
-    std::fs::rename(&tmp, path).map_err(|e| TrainError::Io(path.to_path_buf(), e.to_string()))
+    // A failed write (a full disk) leaves neither the temporary file nor a changed `path`, and
+    // is named by `path`.
+    let failed = |detail: String| {
+        let _ = std::fs::remove_file(&tmp);
+        TrainError::Io(
+            path.to_path_buf(),
+            format!("cannot write the weights: {detail}"),
+        )
+    };
+    Tensor::write_safetensors(&named, &tmp).map_err(|e| match e {
+        tch::TchError::SafeTensorError {
+            err: safetensors::SafeTensorError::IoError(io),
+            ..
+        } => failed(io.to_string()),
+        other => failed(other.to_string().replace(&tmp.display().to_string(), "")),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|e| failed(e.to_string()))
 }
 
 /// Writes `v` as pretty JSON, atomically.

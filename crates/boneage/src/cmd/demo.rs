@@ -170,8 +170,7 @@ fn phantom_set(
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let device = args.device.resolve()?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let folder = crate::app::out::OutFolder::create(&args.out)?;
     // The size is in the name so a test set of another size (an earlier demo) is not reused.
     let phantom_dir = args
         .out
@@ -300,6 +299,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     println!("  what the pipeline saw: {}", debug.display());
     println!("  total time {:.0} s", started.elapsed().as_secs_f64());
+    folder.keep();
     Ok(())
 }
 

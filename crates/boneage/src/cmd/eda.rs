@@ -46,8 +46,7 @@ pub fn run(args: EdaArgs) -> anyhow::Result<()> {
             bail!("{}: image folder does not exist", dir.display());
         }
     }
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create output folder", args.out.display()))?;
+    let folder = crate::app::out::OutFolder::create(&args.out)?;
 
     let labels = LabelSummary::of(&ds.samples);
     let mut json = serde_json::to_value(&labels)?;
@@ -92,6 +91,7 @@ pub fn run(args: EdaArgs) -> anyhow::Result<()> {
     print!("{}", text_summary(&ds, &labels));
     print!("{image_text}");
     println!("report: {}", args.out.join("report.html").display());
+    folder.keep();
     Ok(())
 }
 

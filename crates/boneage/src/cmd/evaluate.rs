@@ -32,12 +32,15 @@ pub struct EvaluateArgs {
     pub device: DeviceFlag,
 }
 
+use crate::app::out::OutFolder;
+
 pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
     let device = args.device.resolve()?;
     let Some(run) = &args.run else {
         let bundle = crate::app::models::load_bundle(args.model.as_deref(), device)?;
         let tta = args.tta.views(bundle.manifest.tta.views)?;
         let pipeline = boneage_pipeline::Pipeline::new(bundle).with_tta(tta);
+        let folder = OutFolder::create(&args.out)?;
         let r = crate::app::results::bundle_results(
             &pipeline,
             &args.data,
@@ -45,10 +48,12 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
             &args.out,
             "Bone age results table",
         )?;
+        folder.keep();
         r.print_summary(&args.out);
         return Ok(());
     };
     let run = TrainedRun::load(run, device)?;
+    let folder = OutFolder::create(&args.out)?;
     let ev = evaluate(
         &run,
         &args.data,
@@ -56,6 +61,7 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<()> {
         &args.out,
         "Bone age evaluation",
     )?;
+    folder.keep();
     println!(
         "n {}  MAE {:.2} months  RMSE {:.2}  within 12 months {:.1}%  (baseline MAE {:.2})",
         ev.overall.n,

@@ -116,8 +116,10 @@ fn run_dataset(args: &PhantomArgs) -> anyhow::Result<()> {
     boneage_phantom::dataset::validate(&spec)?;
     let bar = progress::bar(n as u64, "phantom");
     let start = Instant::now();
+    let folder = crate::app::out::OutFolder::create(out)?;
     let records = write_dataset(out, &spec, &|| bar.inc(1))
         .with_context(|| format!("writing the phantom set into {}", out.display()))?;
+    folder.keep();
     bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let males = records.iter().filter(|r| r.subject.sex.is_male()).count();

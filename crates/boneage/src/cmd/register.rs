@@ -27,6 +27,7 @@
 use crate::app::flags::{BatchFlags, DeviceFlag};
 use crate::app::inputs::{collect_inputs, Input};
 use crate::app::models::{load_keypoints, load_segmentation};
+use crate::app::out::ItemError;
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
@@ -152,6 +153,7 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         );
     }
     let out = &args.out;
+    crate::app::out::remove_stale_temporaries(out);
     for sub in ["registered", "regions/A", "regions/B", "regions/C"] {
         std::fs::create_dir_all(out.join(sub))
             .with_context(|| format!("{}: cannot create", out.join(sub).display()))?;
@@ -203,12 +205,12 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        let results: Vec<Result<Option<GrayImage>, String>> = pool.install(|| {
+        let results: Vec<Result<Option<GrayImage>, ItemError>> = pool.install(|| {
             todo.par_iter()
                 .zip(prepared)
                 .map(|(input, p)| {
-                    let (hand, reg) = p?;
-                    write_outputs(out, input, &hand, reg, &models).map_err(|e| format!("{e:#}"))
+                    let (hand, reg) = p.map_err(ItemError::Input)?;
+                    write_outputs(out, input, &hand, reg, &models)
                 })
                 .collect()
         });
@@ -224,13 +226,15 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
                 }
                 Err(e) => {
                     failed += 1;
-                    if !args.batch.keep_going {
+                    // A failed write stops the batch even with --keep-going.
+                    if e.is_output() || !args.batch.keep_going {
                         bar.finish_and_clear();
                         bail!(
-                            "{e} (use --keep-going to go on past bad images); stopped: the {} \
+                            "{e} ({}); stopped: the {} \
                              images registered so far are kept in {} with their records, and \
                              are not done again when the command is run again; the regions' \
                              labels.csv is written when a run finishes",
+                            e.stop_reason(),
                             done + cached,
                             out.display()
                         );
@@ -309,23 +313,25 @@ fn write_outputs(
     hand: &GrayImage,
     reg: Option<Registration>,
     models: &str,
-) -> anyhow::Result<Option<GrayImage>> {
+) -> Result<Option<GrayImage>, ItemError> {
     let id = &input.id;
-    let reg = reg.with_context(|| {
-        format!(
+    let reg = reg.ok_or_else(|| {
+        ItemError::Input(format!(
             "{}: the keypoints found coincide, no registration possible",
             input.path.display()
-        )
+        ))
     })?;
     let map = reg.to_canonical;
     let registered = warp_to_canonical(hand, &map, 0.0);
-    write_png_gray8(&out.join(format!("registered/{id}.png")), &registered)?;
+    let written = |e: boneage_imaging::ReadError| ItemError::Output(e.to_string());
+    write_png_gray8(&out.join(format!("registered/{id}.png")), &registered).map_err(written)?;
     // The regions exactly as the pipeline cuts them for prediction (view 0).
     for (r, views) in cut_regions(hand, &map, &Region::ALL, 1, &TtaConfig::default(), 0) {
         write_png_gray8(
             &out.join(format!("regions/{}/{id}.png", r.name())),
             &views[0],
-        )?;
+        )
+        .map_err(written)?;
     }
     let rec = Record {
         id: id.clone(),
@@ -345,11 +351,10 @@ fn write_outputs(
         rotation_deg: rotation_deg(&map, reg.mirrored),
         models: models.to_string(),
     };
-    write_atomic(
-        &out.join(format!("{id}.json")),
-        (serde_json::to_string_pretty(&rec)? + "\n").as_bytes(),
-    )
-    .with_context(|| format!("{}: cannot write", out.display()))?;
+    let path = out.join(format!("{id}.json"));
+    let text = serde_json::to_string_pretty(&rec).expect("a record serialises") + "\n";
+    write_atomic(&path, text.as_bytes())
+        .map_err(|e| ItemError::Output(format!("{}: cannot write: {e}", path.display())))?;
     let (tw, th) = registered.fit_within(160, 208);
     Ok(Some(registered.resize(tw, th)))
 }

@@ -61,8 +61,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let bundle = load_bundle(args.model.as_deref(), device)?;
     let tta = args.tta.views(bundle.manifest.tta.views)?;
     let pipeline = Pipeline::new(bundle).with_tta(tta);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let folder = crate::app::out::OutFolder::create(&args.out)?;
     let mut names = std::collections::HashSet::new();
     for path in &args.images {
         let (r, a) = pipeline.assess_file(path, given)?;
@@ -89,5 +88,6 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             pdf_path.display()
         );
     }
+    folder.keep();
     Ok(())
 }

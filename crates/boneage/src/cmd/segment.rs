@@ -18,6 +18,7 @@
 use crate::app::flags::{BatchFlags, DeviceFlag};
 use crate::app::inputs::{collect_inputs, read_mask, write_mask};
 use crate::app::models::load_segmentation;
+use crate::app::out::ItemError;
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
@@ -68,7 +69,7 @@ pub struct SegmentArgs {
 struct Row {
     id: String,
     path: PathBuf,
-    result: Result<Done, String>,
+    result: Result<Done, ItemError>,
 }
 
 struct Done {
@@ -102,6 +103,7 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         }
         Some(load_segmentation(args.model.as_deref(), device)?)
     };
+    crate::app::out::remove_stale_temporaries(&args.out);
     for sub in ["masks", "images"] {
         std::fs::create_dir_all(args.out.join(sub))
             .with_context(|| format!("{}: cannot create", args.out.join(sub).display()))?;
@@ -142,12 +144,14 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
                         )
                         .and_then(|mut d| {
                             if let Some(t) = &args.truth {
-                                d.iou = Some(iou_against(t, &input.id, &d.mask)?);
+                                d.iou = Some(
+                                    iou_against(t, &input.id, &d.mask).map_err(ItemError::Input)?,
+                                );
                             }
                             Ok(d)
                         }),
-                        (Err(e), _) => Err(e),
-                        (Ok(_), None) => Err("no mask".into()),
+                        (Err(e), _) => Err(ItemError::Input(e)),
+                        (Ok(_), None) => Err(ItemError::Input("no mask".into())),
                     };
                     Row {
                         id: input.id.clone(),
@@ -157,7 +161,13 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
                 })
                 .collect()
         });
-        let first_error = done.iter().find_map(|r| r.result.as_ref().err().cloned());
+        // A failed write stops the batch even with --keep-going (every later image would
+        // fail the same way); it is named first.
+        let errors = || done.iter().filter_map(|r| r.result.as_ref().err());
+        let first_error = errors()
+            .find(|e| e.is_output())
+            .or_else(|| errors().next())
+            .cloned();
         for r in &done {
             if let Err(e) = &r.result {
                 bar.suspend(|| eprintln!("warning: {e}"));
@@ -165,16 +175,19 @@ pub fn run(args: SegmentArgs) -> anyhow::Result<()> {
         }
         bar.inc(part.len() as u64);
         rows.extend(done);
-        if let (Some(e), false) = (first_error, args.batch.keep_going) {
+        if let Some(e) = first_error.filter(|e| e.is_output() || !args.batch.keep_going) {
             // Stopping: the table still lists every mask written so far (and the bad image),
             // so no mask is left without its row.
             bar.finish_and_clear();
-            write_csv(&args.out.join("segment.csv"), &rows)?;
+            let table = args.out.join("segment.csv");
             let written = rows.iter().filter(|r| r.result.is_ok()).count();
-            bail!(
-                "{e} (use --keep-going to go on past bad images); stopped: {} lists the {written} images segmented so far",
-                args.out.join("segment.csv").display()
-            );
+            let listed = match write_csv(&table, &rows) {
+                Ok(()) => format!("{} lists the {written} images segmented so far", table.display()),
+                Err(t) => format!(
+                    "the {written} images segmented so far are kept, but their table could not be written ({t:#})"
+                ),
+            };
+            bail!("{e} ({}); stopped: {listed}", e.stop_reason());
         }
     }
     bar.finish_and_clear();
@@ -266,16 +279,16 @@ fn finish(
     mask: Mask,
     cl: &ClaheConfig,
     limits: &MaskLimits,
-) -> Result<Done, String> {
+) -> Result<Done, ItemError> {
     let score = MaskScore::compute(img, &mask, None, limits);
     let problems = score.problems(limits);
-    let wrap = |e: anyhow::Error| format!("{e:#}");
-    write_mask(&out.join("masks").join(format!("{id}.png")), &mask).map_err(wrap)?;
+    write_mask(&out.join("masks").join(format!("{id}.png")), &mask)
+        .map_err(|e| ItemError::Output(format!("{e:#}")))?;
     write_png_gray8(
         &out.join("images").join(format!("{id}.png")),
         &enhance(img, &mask, cl),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| ItemError::Output(e.to_string()))?;
     let (tw, th) = img.fit_within(200, 200);
     Ok(Done {
         width: img.width,
@@ -330,7 +343,7 @@ fn write_csv(path: &Path, rows: &[Row]) -> anyhow::Result<()> {
                 "{},{},,,,,,false,\"unreadable: {}\",",
                 r.id,
                 r.path.display(),
-                e.replace('"', "'")
+                e.to_string().replace('"', "'")
             )?,
         }
     }

@@ -76,8 +76,7 @@ pub fn run(args: SplitArgs) -> anyhow::Result<()> {
         bail!("{}: the table has no rows", table.display());
     }
     let parts = stratified_split(&ds.samples, &args.fractions, args.seed);
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let folder = crate::app::out::OutFolder::create(&args.out)?;
     let mut summary = serde_json::Map::new();
     for (name, idx) in args.names.iter().zip(&parts) {
         let samples: Vec<_> = idx.iter().map(|&i| &ds.samples[i]).collect();
@@ -110,5 +109,6 @@ pub fn run(args: SplitArgs) -> anyhow::Result<()> {
     let p = args.out.join("split.json");
     write_atomic(&p, serde_json::to_string_pretty(&json)?.as_bytes())
         .with_context(|| format!("{}: cannot write", p.display()))?;
+    folder.keep();
     Ok(())
 }

@@ -60,6 +60,7 @@ pub fn run(args: StressArgs) -> anyhow::Result<()> {
     let bundle = crate::app::models::load_bundle(args.model.as_deref(), device)?;
     let tta = args.tta.views(bundle.manifest.tta.views)?;
     let pipeline = boneage_pipeline::Pipeline::new(bundle).with_tta(tta);
+    let folder = crate::app::out::OutFolder::create(&args.out)?;
     let r = stress(
         &pipeline,
         &args.data,
@@ -70,6 +71,7 @@ pub fn run(args: StressArgs) -> anyhow::Result<()> {
         args.tolerance_months,
         args.example_size.max(16),
     )?;
+    folder.keep();
     println!(
         "stress: {} films ({} unchanged rejected), unchanged MAE {:.2} months, {} variations, {:.0} s",
         r.films,

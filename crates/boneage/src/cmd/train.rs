@@ -94,7 +94,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         device
     );
     let mut bar: Option<indicatif::ProgressBar> = None;
-    let summary = train(
+    // A run that fails before its first checkpoint leaves nothing behind; one with a
+    // checkpoint stays, for --resume.
+    let folder = crate::app::out::OutFolder::create(&args.out)?;
+    let result = train(
         &cfg,
         &train_set,
         &valid_set,
@@ -125,7 +128,11 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
                 );
             }
         },
-    )?;
+    );
+    if result.is_ok() || args.out.join("state.json").is_file() {
+        folder.keep();
+    }
+    let summary = result?;
     if summary.skipped_images > 0 {
         eprintln!(
             "{} image(s) could not be decoded and were skipped",
