@@ -1,6 +1,7 @@
 //! The random transforms every augmentation is made of, grouped by kind (as MONAI groups
-//! them): one random similarity ([`RandomAffine`]) and one random change of grey values
-//! ([`IntensityJitter`]). The age nets' training augmentation, the segmentation and keypoint
+//! them): one random similarity ([`RandomAffine`]), one random change of grey values
+//! ([`IntensityJitter`]) and one random loss of sharpness ([`RandomDegrade`]: blur and lost
+//! resolution, as a moved hand, a soft detector or a downscaled film give). The age nets' training augmentation, the segmentation and keypoint
 //! augmentations and test-time augmentation all draw from these two; their configuration files
 //! keep their own field names and defaults ([`crate::data::AugmentConfig`],
 //! [`crate::segmentation::SegAugment`], [`crate::keypoints::KeypointAugment`],
@@ -120,6 +121,94 @@ impl Jitter {
     }
 }
 
+/// Ranges of a random loss of sharpness: the image shrunk and enlarged back (resolution lost),
+/// then a Gaussian blur. Zero ranges draw nothing, so configurations without them give the same
+/// draws as before they existed.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RandomDegrade {
+    /// The blur's SD is drawn uniformly up to this, in pixels of the image it is applied to.
+    pub blur_sigma: f64,
+    /// The resolution kept is drawn uniformly in `[1 - resolution, 1]` (0 keeps it all).
+    pub resolution: f64,
+}
+
+/// One draw of a [`RandomDegrade`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Degrade {
+    /// Gaussian blur SD, pixels (0: none).
+    pub blur_sigma: f32,
+    /// Share of the resolution kept, in (0, 1] (1: none lost).
+    pub keep: f32,
+}
+
+impl RandomDegrade {
+    /// Draws the share of resolution kept, then the blur SD (each only when its range is set).
+    pub fn draw(&self, rng: &mut ChaCha8Rng) -> Degrade {
+        let keep = if self.resolution > 0.0 {
+            1.0 - rng.gen_range(0.0..=self.resolution.min(0.9))
+        } else {
+            1.0
+        };
+        let blur_sigma = if self.blur_sigma > 0.0 {
+            rng.gen_range(0.0..=self.blur_sigma)
+        } else {
+            0.0
+        };
+        Degrade {
+            blur_sigma: blur_sigma as f32,
+            keep: keep as f32,
+        }
+    }
+}
+
+impl Degrade {
+    /// Shrinks to the kept share and enlarges back (area average, then bilinear), then blurs.
+    pub fn apply(&self, img: &mut GrayImage) {
+        if self.keep < 1.0 {
+            let (w, h) = (img.width, img.height);
+            let small = img.resize(
+                ((w as f32 * self.keep).round() as usize).max(1),
+                ((h as f32 * self.keep).round() as usize).max(1),
+            );
+            *img = small.resize(w, h);
+        }
+        if self.blur_sigma > 0.05 {
+            gaussian_blur(img, self.blur_sigma);
+        }
+    }
+}
+
+/// Separable Gaussian blur (kernel to 3 SD, edges repeated).
+fn gaussian_blur(img: &mut GrayImage, sigma: f32) {
+    let r = (3.0 * sigma).ceil() as isize;
+    let mut k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= sum);
+    let (w, h) = (img.width as isize, img.height as isize);
+    let pass = |src: &[f32], dst: &mut [f32], along_x: bool| {
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = 0.0;
+                for (j, kv) in k.iter().enumerate() {
+                    let d = j as isize - r;
+                    let (sx, sy) = if along_x {
+                        ((x + d).clamp(0, w - 1), y)
+                    } else {
+                        (x, (y + d).clamp(0, h - 1))
+                    };
+                    acc += kv * src[(sy * w + sx) as usize];
+                }
+                dst[(y * w + x) as usize] = acc;
+            }
+        }
+    };
+    let mut tmp = vec![0.0; img.data.len()];
+    pass(&img.data, &mut tmp, true);
+    pass(&tmp, &mut img.data, false);
+}
+
 /// Gives a configuration struct with the fields `rotation_deg`, `shift_fraction`, `scale`,
 /// `gamma`, `contrast` and `noise_sd` the methods `affine()` and `intensity()`: the shared
 /// transforms its ranges describe. The second argument gives the mirror probability.
@@ -183,6 +272,63 @@ mod tests {
             m.m[0][0] * m.m[1][1] - m.m[0][1] * m.m[1][0] < 0.0,
             "mirrored"
         );
+    }
+
+    #[test]
+    fn degrade_blurs_and_loses_resolution_but_keeps_the_mean() {
+        let none = RandomDegrade::default();
+        let mut a = ChaCha8Rng::seed_from_u64(4);
+        let b = a.clone();
+        assert_eq!(
+            none.draw(&mut a),
+            Degrade {
+                blur_sigma: 0.0,
+                keep: 1.0
+            }
+        );
+        assert_eq!(a, b, "zero ranges draw nothing");
+        let d = RandomDegrade {
+            blur_sigma: 2.0,
+            resolution: 0.5,
+        };
+        for _ in 0..100 {
+            let g = d.draw(&mut a);
+            assert!((0.0..=2.0).contains(&g.blur_sigma) && (0.5..=1.0).contains(&g.keep));
+        }
+        // A checkerboard of 1-pixel squares: blur and lost resolution both flatten it.
+        let img = GrayImage::from_vec(
+            40,
+            40,
+            (0..1600).map(|i| ((i % 40 + i / 40) % 2) as f32).collect(),
+        );
+        let contrast = |m: &GrayImage| {
+            let mean = m.data.iter().sum::<f32>() / m.data.len() as f32;
+            let sd = (m.data.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 1600.0).sqrt();
+            (mean, sd)
+        };
+        for g in [
+            Degrade {
+                blur_sigma: 1.5,
+                keep: 1.0,
+            },
+            Degrade {
+                blur_sigma: 0.0,
+                keep: 0.5,
+            },
+        ] {
+            let mut m = img.clone();
+            g.apply(&mut m);
+            let (mean, sd) = contrast(&m);
+            assert!((mean - 0.5).abs() < 0.02, "{g:?}: mean {mean}");
+            assert!(sd < 0.1, "{g:?}: SD {sd} (was 0.5)");
+        }
+        let mut same = img.clone();
+        Degrade {
+            blur_sigma: 0.0,
+            keep: 1.0,
+        }
+        .apply(&mut same);
+        assert_eq!(same.data, img.data);
     }
 
     #[test]

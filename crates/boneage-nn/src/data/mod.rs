@@ -4,11 +4,12 @@
 //! Each image is decoded once and kept (shrunk to fit the input, letterboxed on air = 0, an
 //! inverted grey scale turned back) when
 //! [`DataConfig::cache_decoded`] is on. Augmentation is a random affine map (rotation, shift,
-//! scale — never a flip: a left hand stays left), gamma, contrast and Gaussian noise; then every
+//! scale — never a flip: a left hand stays left), optionally lost resolution and blur, then
+//! gamma, contrast and Gaussian noise; then every
 //! image is standardised to zero mean and unit SD. Randomness comes from a ChaCha RNG seeded by
 //! (seed, epoch, batch index), so batches are identical whatever the number of workers.
 
-use crate::transforms::Jitter;
+use crate::transforms::{Degrade, Jitter};
 use boneage_core::labels::{cumulative_target, scale_age, BINS};
 use boneage_core::Sample;
 use boneage_imaging::intensity::standardize;
@@ -50,6 +51,21 @@ pub struct AugmentConfig {
     pub contrast: f64,
     /// Added Gaussian noise (image in [0, 1]): its SD drawn up to this. Default 0.02.
     pub noise_sd: f64,
+    /// Gaussian blur with its SD drawn up to this, in input pixels. Default 0 (none).
+    pub blur_sigma: f64,
+    /// Resolution loss: the input shrunk to a share drawn in `[1 - this, 1]` of its size and
+    /// enlarged back. Default 0 (none).
+    pub resolution: f64,
+}
+
+impl AugmentConfig {
+    /// The loss of sharpness these ranges describe ([`crate::transforms::RandomDegrade`]).
+    pub fn degrade(&self) -> crate::transforms::RandomDegrade {
+        crate::transforms::RandomDegrade {
+            blur_sigma: self.blur_sigma,
+            resolution: self.resolution,
+        }
+    }
 }
 
 // Never a mirror: a left hand stays left.
@@ -64,6 +80,8 @@ impl Default for AugmentConfig {
             gamma: 0.3,
             contrast: 0.2,
             noise_sd: 0.02,
+            blur_sigma: 0.0,
+            resolution: 0.0,
         }
     }
 }
@@ -486,6 +504,7 @@ pub fn fit_letterbox(img: &GrayImage, width: usize, height: usize) -> GrayImage 
 struct Draw {
     forward: Affine,
     jitter: Jitter,
+    degrade: Degrade,
 }
 
 impl Draw {
@@ -493,12 +512,15 @@ impl Draw {
         Draw {
             forward: a.affine().draw_for(rng, width, height),
             jitter: a.intensity().draw(rng),
+            degrade: a.degrade().draw(rng),
         }
     }
 
     fn apply(&self, img: &GrayImage) -> GrayImage {
         let to_source = self.forward.inverse().expect("scale is positive");
         let mut out = warp(img, img.width, img.height, &to_source, 0.0);
+        // Sharpness is lost before the detector's noise is added.
+        self.degrade.apply(&mut out);
         self.jitter.apply(&mut out);
         standardize(&mut out);
         out
