@@ -173,40 +173,9 @@ impl Degrade {
             *img = small.resize(w, h);
         }
         if self.blur_sigma > 0.05 {
-            gaussian_blur(img, self.blur_sigma);
+            *img = img.gaussian_blur(self.blur_sigma);
         }
     }
-}
-
-/// Separable Gaussian blur (kernel to 3 SD, edges repeated).
-fn gaussian_blur(img: &mut GrayImage, sigma: f32) {
-    let r = (3.0 * sigma).ceil() as isize;
-    let mut k: Vec<f32> = (-r..=r)
-        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let sum: f32 = k.iter().sum();
-    k.iter_mut().for_each(|v| *v /= sum);
-    let (w, h) = (img.width as isize, img.height as isize);
-    let pass = |src: &[f32], dst: &mut [f32], along_x: bool| {
-        for y in 0..h {
-            for x in 0..w {
-                let mut acc = 0.0;
-                for (j, kv) in k.iter().enumerate() {
-                    let d = j as isize - r;
-                    let (sx, sy) = if along_x {
-                        ((x + d).clamp(0, w - 1), y)
-                    } else {
-                        (x, (y + d).clamp(0, h - 1))
-                    };
-                    acc += kv * src[(sy * w + sx) as usize];
-                }
-                dst[(y * w + x) as usize] = acc;
-            }
-        }
-    };
-    let mut tmp = vec![0.0; img.data.len()];
-    pass(&img.data, &mut tmp, true);
-    pass(&tmp, &mut img.data, false);
 }
 
 /// Gives a configuration struct with the fields `rotation_deg`, `shift_fraction`, `scale`,

@@ -196,3 +196,39 @@ fn real_hands_are_read_and_real_films_without_their_hand_are_rejected() {
         assert!(!v["reasons"].to_string().contains("far too small"), "{v}");
     }
 }
+
+#[test]
+fn blurred_real_films_are_rejected_as_too_blurred() {
+    let Some(dir) = boneage_core::real_data::for_test(
+        "rsna-sample/images",
+        "the blur check of the quality gate on the real sample radiographs",
+    ) else {
+        return;
+    };
+    let mut films: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    films.sort();
+    // Blurred as a moved hand or a soft detector blurs, by 1% of the film's longer side (the
+    // stress test's strongest blur, which moved the age by 22 months before this check).
+    let work = tempfile::tempdir().unwrap();
+    let mut blurred = Vec::new();
+    for (k, f) in films.iter().take(6).enumerate() {
+        let img = boneage_imaging::read_radiograph(f).unwrap().image;
+        let sigma = 0.01 * img.width.max(img.height) as f32;
+        let p = work.path().join(format!("{k}-blurred.png"));
+        write_png_gray8(&p, &img.gaussian_blur(sigma)).unwrap();
+        blurred.push(p);
+    }
+    for v in predict(&blurred) {
+        assert_rejected(&v);
+        assert!(v["reasons"].to_string().contains("too blurred"), "{v}");
+    }
+    // The same films unblurred have fine detail well above the limit.
+    for v in predict(&films[..6]) {
+        let d = v["hand_scores"]["fine_detail"].as_f64().unwrap();
+        assert!(d > 0.04, "{v}");
+    }
+}

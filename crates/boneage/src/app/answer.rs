@@ -22,6 +22,7 @@ pub fn assessment_json(
         "warnings": a.warnings(),
         "hand_scores": a.verdict.scores.map(|s| serde_json::json!({
             "shape": round2(s.shape), "look": round2(s.look),
+            "fine_detail": a.verdict.fine_detail.map(|d| (d * 1000.0).round() / 1000.0),
         })),
         "bundle": bundle.manifest.id,
         "notice": bundle.manifest.notice,
