@@ -7,7 +7,8 @@
 //! - **reasons to reject outright**: an image far too small or blank; no hand found (mask
 //!   under 5% of the image, or keypoints on one spot); a hand too small to read (fingertip to
 //!   capitate under 100 pixels); region B or C more than a quarter outside the film; a
-//!   blurred film (too little fine detail in the registered hand, [`fine_detail`]);
+//!   blurred film or a very noisy one (too little or too much fine detail in the registered
+//!   hand, [`fine_detail`]);
 //! - **doubts**, each alone only a warning: the registered outline unlike a hand's and the
 //!   registered picture unlike a hand's (the shipped [`HandTemplate`], limits fitted on the
 //!   real training films), an implausible hand mask, a thumb keypoint far from its place;
@@ -37,6 +38,10 @@ pub struct GateLimits {
     /// A registered hand with less fine detail than this ([`fine_detail`]) is too blurred to
     /// read. Default 0.03 (the least of 806 readable real training and validation films: 0.037).
     pub min_fine_detail: f64,
+    /// A registered hand with more fine detail than this is mostly noise (quantum mottle of a
+    /// very low dose, a noisy detector): the nets read noise as bone texture. Default 1.0 (the
+    /// most of 806 readable real training and validation films: 0.67).
+    pub max_fine_detail: f64,
 }
 
 impl Default for GateLimits {
@@ -48,6 +53,7 @@ impl Default for GateLimits {
             max_region_outside: 0.25,
             doubts_to_reject: 2,
             min_fine_detail: 0.03,
+            max_fine_detail: 1.0,
         }
     }
 }
@@ -195,6 +201,14 @@ impl Gate {
                 "the film is too blurred to read the bones: fine detail {detail:.3} (readable \
                  films ≥ {:.3})",
                 l.min_fine_detail
+            ));
+            return;
+        }
+        if detail > l.max_fine_detail {
+            v.reject(format!(
+                "the film is too noisy to read the bones: fine detail {detail:.2} (readable films \
+                 ≤ {:.2})",
+                l.max_fine_detail
             ));
             return;
         }

@@ -198,7 +198,7 @@ fn real_hands_are_read_and_real_films_without_their_hand_are_rejected() {
 }
 
 #[test]
-fn blurred_real_films_are_rejected_as_too_blurred() {
+fn blurred_or_very_noisy_real_films_are_rejected() {
     let Some(dir) = boneage_core::real_data::for_test(
         "rsna-sample/images",
         "the blur check of the quality gate on the real sample radiographs",
@@ -226,9 +226,26 @@ fn blurred_real_films_are_rejected_as_too_blurred() {
         assert_rejected(&v);
         assert!(v["reasons"].to_string().contains("too blurred"), "{v}");
     }
-    // The same films unblurred have fine detail well above the limit.
+    // The same films unblurred have fine detail well inside the limits.
     for v in predict(&films[..6]) {
         let d = v["hand_scores"]["fine_detail"].as_f64().unwrap();
-        assert!(d > 0.04, "{v}");
+        assert!(d > 0.04 && d < 0.8, "{v}");
+    }
+    // Heavy noise (SD a fifth of the grey range) is turned away as too noisy.
+    let mut next = noise(11);
+    let mut noisy = Vec::new();
+    for (k, f) in films.iter().take(3).enumerate() {
+        let mut img = boneage_imaging::read_radiograph(f).unwrap().image;
+        for v in &mut img.data {
+            let gauss: f32 = (0..12).map(|_| next()).sum::<f32>() - 6.0;
+            *v = (*v + 0.2 * gauss).clamp(0.0, 1.0);
+        }
+        let p = work.path().join(format!("{k}-noisy.png"));
+        write_png_gray8(&p, &img).unwrap();
+        noisy.push(p);
+    }
+    for v in predict(&noisy) {
+        assert_rejected(&v);
+        assert!(v["reasons"].to_string().contains("too noisy"), "{v}");
     }
 }
