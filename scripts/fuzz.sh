@@ -8,7 +8,7 @@
 # RUSTC_BOOTSTRAP=1: the sanitizer and coverage flags cargo-fuzz passes are unstable options. The seed corpora are
 # made by code (crates/boneage/tests/hostile_input.rs: valid files of every format and the
 # hostile corpus) into fuzz/corpus/<target>/, which the runs then grow. A crash, abort, hang
-# (over 20 s on one input) or a run over 4 GB stops with the input in fuzz/artifacts/<target>/
+# (over 20 s on one input) or a run over 2 GB stops with the input in fuzz/artifacts/<target>/
 # and a non-zero exit status. FUZZ_SEED=N fixes libFuzzer's random seed (CI sets 1, so a run
 # gives the same inputs every time).
 set -euo pipefail
@@ -30,7 +30,7 @@ for t in "${TARGETS[@]}"; do
   echo "== $t: ${SECONDS_PER_TARGET} s"
   mkdir -p "corpus/$t" "artifacts/$t"
   cargo fuzz run -O "$t" "corpus/$t" -- \
-    -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=4096 -timeout=20 \
+    -max_total_time="$SECONDS_PER_TARGET" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=20 \
     -artifact_prefix="artifacts/$t/" -print_final_stats=1 ${FUZZ_SEED:+-seed="$FUZZ_SEED"} 2>&1 |
     grep -E "^(#[0-9]+ +DONE|Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|.*(panicked|deadly signal|Test unit written))" || true
   found=$(find "artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' -o -name 'leak-*' \))

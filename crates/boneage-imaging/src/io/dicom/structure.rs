@@ -286,8 +286,14 @@ fn number_width(vr: &[u8; 2]) -> Option<u32> {
 /// Checks that every element of the file meta group starting at `start` (explicit VR little
 /// endian, group 0002) fits in the bytes that remain, before the meta parser allocates what an
 /// element's length says (found by fuzzing: a meta element claiming about 1 GB).
+///
+/// The group length (0002,0000), which the meta parser reads elements up to, must not claim
+/// more than the group's elements take: found by fuzzing, a group length of 64 MB made the
+/// parser read the data set as meta elements, into an unknown VR whose length it allocated
+/// (3.5 GB for a 476-byte file).
 pub fn check_meta(bytes: &[u8], start: usize) -> Result<(), Problem> {
     let mut pos = start;
+    let mut group_length: Option<(usize, usize)> = None;
     while pos + 8 <= bytes.len() && u16_at(bytes, pos, Encoding::ExplicitLe) == 0x0002 {
         let vr = [bytes[pos + 4], bytes[pos + 5]];
         let (len, header) = if !SHORT_VRS.contains(&&vr) {
@@ -305,7 +311,20 @@ pub fn check_meta(bytes: &[u8], start: usize) -> Result<(), Problem> {
                 "file meta element {tag} at byte {pos} says {len} bytes, but only {remaining} remain"
             )));
         }
+        if u16_at(bytes, pos + 2, Encoding::ExplicitLe) == 0 && len == 4 {
+            let value = u32_at(bytes, pos + header, Encoding::ExplicitLe) as usize;
+            group_length = Some((value, pos + header + len));
+        }
         pos += header + len;
+    }
+    if let Some((value, from)) = group_length {
+        let taken = pos - from;
+        if value > taken {
+            return Err(Problem::Malformed(format!(
+                "the file meta group length (0002,0000) says {value} bytes, but the group's \
+                 elements take {taken}"
+            )));
+        }
     }
     Ok(())
 }
@@ -441,6 +460,25 @@ mod tests {
             e.to_string().contains("(0002,0002)") && e.to_string().contains("65520"),
             "{e}"
         );
+        // A group length that claims more than the group's elements (found by fuzzing: 64 MB,
+        // so the parser read the data set as meta elements); the right one passes.
+        let mut meta = b"DICM".to_vec();
+        meta.extend(el((0x0002, 0x0000), b"UL", &0x0400_001Cu32.to_le_bytes()));
+        let elements = [
+            el((0x0002, 0x0010), b"UI", b"1.2.840.10008.1.2.1\0"),
+            el((0x0002, 0x0001), b"OB", &[0, 1]),
+        ]
+        .concat();
+        meta.extend(&elements);
+        meta.extend(el((0x0028, 0x0002), b"US", &[1, 0]));
+        let e = check_meta(&meta, 4).unwrap_err();
+        assert!(
+            e.to_string().contains("67108892")
+                && e.to_string().contains(&format!("take {}", elements.len())),
+            "{e}"
+        );
+        meta[12..16].copy_from_slice(&(elements.len() as u32).to_le_bytes());
+        assert_eq!(check_meta(&meta, 4), Ok(()));
     }
 
     #[test]
