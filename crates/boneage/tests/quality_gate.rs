@@ -34,6 +34,19 @@ fn assert_rejected(v: &serde_json::Value) {
     assert!(!reasons.is_empty(), "{v}");
 }
 
+/// The real sample radiographs (PNG, sorted), or `None` (the test says it was skipped, for
+/// `what`) where the real data is not there.
+fn sample_films(what: &str) -> Option<Vec<PathBuf>> {
+    let dir = boneage_core::real_data::for_test("rsna-sample/images", what)?;
+    let mut films: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    films.sort();
+    Some(films)
+}
+
 /// A deterministic pseudo-random stream in [0, 1).
 fn noise(seed: u64) -> impl FnMut() -> f32 {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -160,18 +173,9 @@ fn phantom_hands_are_read() {
 
 #[test]
 fn real_hands_are_read_and_real_films_without_their_hand_are_rejected() {
-    let Some(dir) = boneage_core::real_data::for_test(
-        "rsna-sample/images",
-        "the quality gate on the real sample radiographs",
-    ) else {
+    let Some(films) = sample_films("the quality gate on the real sample radiographs") else {
         return;
     };
-    let mut films: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "png"))
-        .collect();
-    films.sort();
     // Every real sample radiograph is read.
     for v in predict(&films) {
         assert_eq!(v["status"], "ok", "{v}");
@@ -199,18 +203,11 @@ fn real_hands_are_read_and_real_films_without_their_hand_are_rejected() {
 
 #[test]
 fn blurred_or_very_noisy_real_films_are_rejected() {
-    let Some(dir) = boneage_core::real_data::for_test(
-        "rsna-sample/images",
-        "the blur check of the quality gate on the real sample radiographs",
+    let Some(films) = sample_films(
+        "the blur and noise checks of the quality gate on the real sample radiographs",
     ) else {
         return;
     };
-    let mut films: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "png"))
-        .collect();
-    films.sort();
     // Blurred as a moved hand or a soft detector blurs, by 1% of the film's longer side (the
     // stress test's strongest blur, which moved the age by 22 months before this check).
     let work = tempfile::tempdir().unwrap();
