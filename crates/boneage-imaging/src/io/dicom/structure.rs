@@ -293,7 +293,7 @@ fn number_width(vr: &[u8; 2]) -> Option<u32> {
 /// (3.5 GB for a 476-byte file).
 pub fn check_meta(bytes: &[u8], start: usize) -> Result<(), Problem> {
     let mut pos = start;
-    let mut group_length: Option<(usize, usize)> = None;
+    let mut group_lengths: Vec<(usize, usize)> = Vec::new();
     while pos + 8 <= bytes.len() && u16_at(bytes, pos, Encoding::ExplicitLe) == 0x0002 {
         let vr = [bytes[pos + 4], bytes[pos + 5]];
         let (len, header) = if !SHORT_VRS.contains(&&vr) {
@@ -313,11 +313,13 @@ pub fn check_meta(bytes: &[u8], start: usize) -> Result<(), Problem> {
         }
         if u16_at(bytes, pos + 2, Encoding::ExplicitLe) == 0 && len == 4 {
             let value = u32_at(bytes, pos + header, Encoding::ExplicitLe) as usize;
-            group_length = Some((value, pos + header + len));
+            group_lengths.push((value, pos + header + len));
         }
         pos += header + len;
     }
-    if let Some((value, from)) = group_length {
+    // Every one counts (found by fuzzing: a second group length, right after a first of
+    // 1.3 GB, hid it).
+    for (value, from) in group_lengths {
         let taken = pos - from;
         if value > taken {
             return Err(Problem::Malformed(format!(
@@ -479,6 +481,17 @@ mod tests {
         );
         meta[12..16].copy_from_slice(&(elements.len() as u32).to_le_bytes());
         assert_eq!(check_meta(&meta, 4), Ok(()));
+        // A second, right length after a first that claims 1.3 GB does not hide the first.
+        let mut two = b"DICM".to_vec();
+        two.extend(el((0x0002, 0x0000), b"UL", b"DICM"));
+        two.extend(el(
+            (0x0002, 0x0000),
+            b"UL",
+            &(elements.len() as u32).to_le_bytes(),
+        ));
+        two.extend(&elements);
+        let e = check_meta(&two, 4).unwrap_err();
+        assert!(e.to_string().contains("1296255300"), "{e}");
     }
 
     #[test]
