@@ -3,12 +3,13 @@
 //! Every file is written whole or not at all ([`boneage_imaging::io::write_atomic`]: a temporary
 //! file, then a rename), so a killed run or a full disk never leaves a half-written file. On top
 //! of that:
-//! - a command that fills a folder in one go (eda, evaluate, stress, report, phantom, split,
-//!   demo) holds an [`OutFolder`]: if it fails, the files it added are removed again, and the
+//! - a command that fills a folder in one go (eda, evaluate, stress, phantom, split, demo)
+//!   holds an [`OutFolder`]: if it fails, the files it added are removed again, and the
 //!   folder too when the run created it; files that were there before stay, each either as it
 //!   was or wholly replaced;
 //! - `train` keeps a failed run's folder once it holds a checkpoint (for `--resume`), and
-//!   removes it otherwise;
+//!   removes it otherwise; `report` keeps the reports of the films it finished (HTML and PDF
+//!   together), and removes the folder it made when it finished none;
 //! - a command that works image by image and resumes (segment, register) keeps every image it
 //!   finished, and stops the whole batch, `--keep-going` or not, when an output cannot be
 //!   written ([`ItemError::Output`]): every later image would fail the same way.

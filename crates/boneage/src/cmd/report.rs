@@ -61,12 +61,28 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let bundle = load_bundle(args.model.as_deref(), device)?;
     let tta = args.tta.views(bundle.manifest.tta.views)?;
     let pipeline = Pipeline::new(bundle).with_tta(tta);
+    // Each film's report is whole (HTML and PDF) or absent; the reports of the films done
+    // before a failure stay, and a folder this run made stays only if it holds one.
     let folder = crate::app::out::OutFolder::create(&args.out)?;
+    let mut written = 0usize;
+    let result = write_reports(&args, &pipeline, given, &mut written);
+    if written > 0 {
+        folder.keep();
+    }
+    result
+}
+
+fn write_reports(
+    args: &ReportArgs,
+    pipeline: &Pipeline,
+    given: Given,
+    written: &mut usize,
+) -> anyhow::Result<()> {
     let mut names = std::collections::HashSet::new();
     for path in &args.images {
         let (r, a) = pipeline.assess_file(path, given)?;
         let saliency = pipeline.explain(&a);
-        let report = clinical_report::render(path, &r, &a, &pipeline, given, &saliency)?;
+        let report = clinical_report::render(path, &r, &a, pipeline, given, &saliency)?;
         let stem = stem_of(path);
         let mut name = stem.clone();
         let mut k = 2;
@@ -78,8 +94,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
         write_atomic(&html_path, report.html.as_bytes())
             .with_context(|| format!("{}: cannot write", html_path.display()))?;
         let pdf_path = args.out.join(format!("{name}.pdf"));
-        write_atomic(&pdf_path, &report.pdf)
-            .with_context(|| format!("{}: cannot write", pdf_path.display()))?;
+        if let Err(e) = write_atomic(&pdf_path, &report.pdf) {
+            let _ = std::fs::remove_file(&html_path);
+            return Err(e).with_context(|| format!("{}: cannot write", pdf_path.display()));
+        }
+        *written += 1;
         println!(
             "{}: {} -> {}, {}",
             path.display(),
@@ -88,6 +107,5 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
             pdf_path.display()
         );
     }
-    folder.keep();
     Ok(())
 }

@@ -113,6 +113,8 @@ pub(crate) use boneage_core::age::DAYS_PER_MONTH;
 const IMPLICIT_VR_LE: &str = "1.2.840.10008.1.2";
 const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const DEFLATED_EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1.99";
+/// JPIP referenced deflate: its data set is deflated too.
+const JPIP_REFERENCED_DEFLATE: &str = "1.2.840.10008.1.2.4.95";
 const RLE_LOSSLESS: &str = "1.2.840.10008.1.2.5";
 
 /// Decodes a DICOM file's first frame into a radiograph. See the module docs for the rules.
@@ -282,7 +284,9 @@ fn check_structure(path: &Path, body: &[u8], uid: &str) -> Result<(), ReadError>
         Some(encoding) => {
             structure::check(body, 4, true, encoding).map_err(|p| structure_error(path, p))
         }
-        None if uid == DEFLATED_EXPLICIT_VR_LE => {
+        None if [DEFLATED_EXPLICIT_VR_LE, JPIP_REFERENCED_DEFLATE]
+            .contains(&uid.trim_end_matches(['\0', ' '])) =>
+        {
             let start = structure::meta_end(body, 4);
             let max = crate::limits::MAX_FILE_BYTES as usize;
             let inflated = miniz_oxide::inflate::decompress_to_vec_with_limit(&body[start..], max)

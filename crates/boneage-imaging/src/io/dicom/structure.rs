@@ -30,7 +30,10 @@ impl Encoding {
         match uid.trim_end_matches(['\0', ' ']) {
             "1.2.840.10008.1.2" => Some(Encoding::ImplicitLe),
             "1.2.840.10008.1.2.2" => Some(Encoding::ExplicitBe),
-            "1.2.840.10008.1.2.1.99" => None,
+            // Deflated data sets: deflated explicit VR little endian, and JPIP referenced
+            // deflate (found by fuzzing: read as plain explicit VR, its data set was inflated
+            // by the parser without a cap, to 4 GB).
+            "1.2.840.10008.1.2.1.99" | "1.2.840.10008.1.2.4.95" => None,
             // Explicit VR little endian and every encapsulated syntax (JPEG, RLE, J2K, ...).
             u if u.starts_with("1.2.840.10008.1.2") => Some(Encoding::ExplicitLe),
             _ => None,
@@ -524,6 +527,18 @@ mod tests {
         assert_eq!(check(&v, 0, false, Encoding::ExplicitLe), Ok(()));
         v.extend(el((0xFFFA, 0xFFFA), b"OB", &[0, 0]));
         assert!(check(&v, 0, false, Encoding::ExplicitLe).is_err());
+    }
+
+    #[test]
+    fn deflated_syntaxes_are_inflated_first() {
+        for uid in ["1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.95\0"] {
+            assert_eq!(Encoding::of_transfer_syntax(uid), None, "{uid}");
+        }
+        // Found by fuzzing: a JPIP referenced deflate file (184 bytes) whose data set the
+        // parser inflated to 4 GB; now inflated first, with the cap, and refused.
+        let bytes = include_bytes!("../../../tests/fixtures/jpip-deflate-bomb.dcm");
+        let e = crate::io::decode_radiograph(std::path::Path::new("bomb.dcm"), bytes).unwrap_err();
+        assert!(e.to_string().contains("deflated data set"), "{e}");
     }
 
     #[test]
