@@ -142,14 +142,24 @@ fn reflect101(mut p: isize, len: usize) -> usize {
 ///
 /// Panics if `cfg` is invalid ([`ClaheConfig::validate`]) or `data.len() != width * height`.
 pub fn clahe_u8(data: &[u8], width: usize, height: usize, cfg: &ClaheConfig) -> Vec<u8> {
-    clahe_impl::<u8, 256>(data, width, height, cfg)
+    clahe_impl::<u8, u8, 256>(data, width, height, cfg, 1)
 }
 
 /// CLAHE on a 16-bit image (65536-bin histograms, like OpenCV on `CV_16U`).
 ///
 /// Panics if `cfg` is invalid ([`ClaheConfig::validate`]) or `data.len() != width * height`.
 pub fn clahe_u16(data: &[u16], width: usize, height: usize, cfg: &ClaheConfig) -> Vec<u16> {
-    clahe_impl::<u16, 65536>(data, width, height, cfg)
+    clahe_impl::<u16, u16, 65536>(data, width, height, cfg, 1)
+}
+
+/// CLAHE on an 8-bit image as a 16-bit one: the same values as [`clahe_u16`] on the image
+/// widened to 16 bits (`v * 257`), computed on 256-entry tables. Only the 256 occupied bins
+/// of the 65536 need their cumulative sums, and the clipped excess spread over the empty
+/// bins has a closed form, so this is as fast as [`clahe_u8`].
+///
+/// Panics if `cfg` is invalid ([`ClaheConfig::validate`]) or `data.len() != width * height`.
+pub fn clahe_u8_as_u16(data: &[u8], width: usize, height: usize, cfg: &ClaheConfig) -> Vec<u16> {
+    clahe_impl::<u8, u16, 256>(data, width, height, cfg, 257)
 }
 
 /// CLAHE on a `[0, 1]` image: quantised to 8 bits (`round(v * 255)`) or, with
@@ -183,13 +193,18 @@ pub fn clahe(img: &GrayImage, cfg: &ClaheConfig, sixteen_bit: bool) -> GrayImage
     GrayImage::from_vec(w, h, data)
 }
 
-fn clahe_impl<T: Pixel, const N: usize>(
-    data: &[T],
+/// CLAHE with `N`-entry tables indexed by the source pixel `S`; source value `v` stands in
+/// the histogram for bin `v * spacing` of `(N - 1) * spacing + 1` bins, and the tables hold
+/// values of `T` (`spacing` 257 reads 8-bit pixels as 16-bit ones).
+fn clahe_impl<S: Pixel, T: Pixel, const N: usize>(
+    data: &[S],
     width: usize,
     height: usize,
     cfg: &ClaheConfig,
+    spacing: usize,
 ) -> Vec<T> {
-    debug_assert_eq!(N, T::BINS);
+    debug_assert_eq!(N, S::BINS);
+    debug_assert_eq!((N - 1) * spacing + 1, T::BINS);
     if let Err(e) = cfg.validate() {
         panic!("clahe: {e}");
     }
@@ -213,24 +228,29 @@ fn clahe_impl<T: Pixel, const N: usize>(
     };
     let tile_w = ext_w / tiles_x;
     let tile_h = ext_h / tiles_y;
-    let lut = tile_luts::<T, N>(data, width, height, ext_w, tile_w, tile_h, cfg);
-    interpolate::<T, N>(data, width, height, tile_w, tile_h, tiles_x, tiles_y, &lut)
+    let lut = tile_luts::<S, T, N>(data, width, height, ext_w, tile_w, tile_h, cfg, spacing);
+    interpolate::<S, T, N>(data, width, height, tile_w, tile_h, tiles_x, tiles_y, &lut)
 }
 
-/// The `tiles_y * tiles_x` LUTs of `N` entries each, tile `(tx, ty)` at `ty * tiles_x + tx`.
-fn tile_luts<T: Pixel, const N: usize>(
-    data: &[T],
+/// The `tiles_y * tiles_x` LUTs of `N` entries each, tile `(tx, ty)` at `ty * tiles_x + tx`;
+/// entry `v` is the table of the full histogram of `(N - 1) * spacing + 1` bins at bin
+/// `v * spacing` (the other bins are empty).
+#[allow(clippy::too_many_arguments)]
+fn tile_luts<S: Pixel, T: Pixel, const N: usize>(
+    data: &[S],
     width: usize,
     height: usize,
     ext_w: usize,
     tile_w: usize,
     tile_h: usize,
     cfg: &ClaheConfig,
+    spacing: usize,
 ) -> Vec<T> {
     let (tiles_x, tiles_y) = (cfg.tiles_x, cfg.tiles_y);
     let area = tile_w * tile_h;
-    let lut_scale = (N - 1) as f32 / area as f32;
-    let clip = ((cfg.clip_limit * area as f64 / N as f64) as i64).max(1);
+    let bins = (N - 1) * spacing + 1;
+    let lut_scale = (bins - 1) as f32 / area as f32;
+    let clip = ((cfg.clip_limit * area as f64 / bins as f64) as i64).max(1);
     // Source column of each column of the extended image.
     let xmap: Vec<usize> = (0..ext_w).map(|x| reflect101(x as isize, width)).collect();
     let mut lut = vec![T::default(); tiles_x * tiles_y * N];
@@ -290,27 +310,25 @@ fn tile_luts<T: Pixel, const N: usize>(
                         *c = clip as u32;
                     }
                 }
-                // Redistribute.
-                let batch = (clipped / N as i64) as u32;
-                let mut residual = clipped - batch as i64 * N as i64;
-                for c in h.iter_mut() {
-                    *c += batch;
-                }
-                if residual != 0 {
-                    let step = ((N as i64 / residual).max(1)) as usize;
-                    let mut i = 0;
-                    while i < N && residual > 0 {
-                        h[i] += 1;
-                        i += step;
-                        residual -= 1;
-                    }
-                }
+                // Redistribute: `batch` to every bin, then one more to bins 0, step, 2 step,
+                // ... until the residual is used up; at bin `p` that adds
+                // `batch * (p + 1) + min(residual, p / step + 1)` to the cumulative sum.
+                let bins = bins as i64;
+                let batch = clipped / bins;
+                let residual = clipped - batch * bins;
+                let step = if residual > 0 {
+                    (bins / residual).max(1)
+                } else {
+                    1
+                };
                 // Cumulative sum to LUT.
                 let out = &mut lut_row[tx * N..(tx + 1) * N];
-                let mut sum: u32 = 0;
-                for (o, &c) in out.iter_mut().zip(h.iter()) {
-                    sum += c;
-                    *o = T::from_rounded(round_nonneg(sum as f32 * lut_scale));
+                let mut sum: i64 = 0;
+                for (v, (o, &c)) in out.iter_mut().zip(h.iter()).enumerate() {
+                    sum += c as i64;
+                    let p = (v * spacing) as i64;
+                    let spread = batch * (p + 1) + residual.min(p / step + 1);
+                    *o = T::from_rounded(round_nonneg((sum + spread) as f32 * lut_scale));
                 }
             }
         });
@@ -319,8 +337,8 @@ fn tile_luts<T: Pixel, const N: usize>(
 
 /// Bilinear interpolation between tile LUTs, OpenCV's `CLAHE_Interpolation_Body`.
 #[allow(clippy::too_many_arguments)]
-fn interpolate<T: Pixel, const N: usize>(
-    data: &[T],
+fn interpolate<S: Pixel, T: Pixel, const N: usize>(
+    data: &[S],
     width: usize,
     height: usize,
     tile_w: usize,
@@ -398,6 +416,36 @@ mod tests {
                 ((x * 3 + y * 5 + (x * y) % 17) % 256) as u8
             })
             .collect()
+    }
+
+    #[test]
+    fn eight_bit_read_as_sixteen_matches_the_widened_image() {
+        // Small tiles (clip of 1, excess spread as a residual only) and large ones with a high
+        // clip limit (a whole batch per bin as well).
+        for (w, h, tiles, clip) in [
+            (96, 80, 8, 2.0),
+            (101, 67, 3, 4.0),
+            (640, 480, 2, 40.0),
+            (640, 480, 2, 10.0),
+        ] {
+            let data = ramp(w, h);
+            let wide: Vec<u16> = data.iter().map(|&v| v as u16 * 257).collect();
+            let cfg = ClaheConfig {
+                clip_limit: clip,
+                tiles_x: tiles,
+                tiles_y: tiles,
+            };
+            assert_eq!(
+                clahe_u8_as_u16(&data, w, h, &cfg),
+                clahe_u16(&wide, w, h, &cfg),
+                "{w}x{h}, {tiles} tiles, clip {clip}"
+            );
+        }
+        // A [0, 1] image of 8-bit levels quantised to 16 bits is the widened 8-bit image.
+        for k in 0..=255u16 {
+            let v = k as f32 / 255.0;
+            assert_eq!((v.clamp(0.0, 1.0) * 65535.0).round() as u16, k * 257);
+        }
     }
 
     #[test]

@@ -302,18 +302,20 @@ pub fn inverted_around(img: &GrayImage, mask: &Mask) -> Option<bool> {
 /// read 13 months older (`boneage stress`). Every net here was trained on 8-bit films.
 pub fn hand_image(img: &GrayImage, mask: &Mask, cfg: &crate::clahe::ClaheConfig) -> GrayImage {
     let inverted = inverted_around(img, mask).unwrap_or_else(|| looks_inverted(img));
-    let levels = GrayImage::from_vec(
+    let levels: Vec<u8> = img
+        .data
+        .iter()
+        .map(|&v| {
+            let v = if inverted { 1.0 - v } else { v };
+            (v.clamp(0.0, 1.0) * 255.0).round() as u8
+        })
+        .collect();
+    let eq = crate::clahe::clahe_u8_as_u16(&levels, img.width, img.height, cfg);
+    let eq = GrayImage::from_vec(
         img.width,
         img.height,
-        img.data
-            .iter()
-            .map(|&v| {
-                let v = if inverted { 1.0 - v } else { v };
-                (v.clamp(0.0, 1.0) * 255.0).round() / 255.0
-            })
-            .collect(),
+        eq.into_iter().map(|v| v as f32 / 65535.0).collect(),
     );
-    let eq = crate::clahe::clahe(&levels, cfg, true);
     mask.apply(&eq, 0.0)
 }
 
