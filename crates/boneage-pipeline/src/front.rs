@@ -7,6 +7,7 @@
 
 use crate::PipelineError;
 use boneage_imaging::clahe::ClaheConfig;
+use boneage_imaging::hand_template::{HandScores, HandTemplate};
 use boneage_imaging::mask::{MaskLimits, MaskScore};
 use boneage_imaging::registration::{shared_shrink, Region};
 use boneage_imaging::spatial::Affine;
@@ -26,19 +27,28 @@ pub const THUMB_WARNING_PX: f64 = 250.0;
 /// records made under an older rule (e.g. the first mirror check; rule 4: mask, keypoints and
 /// the mirror check at the working resolution, one shared shrink for the regions; rule 5: a
 /// hand found turned more than 20° read again upright; rule 6: a film whose forearm leaves by
-/// the top read turned 180°) are done again.
-pub const REGISTRATION_RULE: &str = "rule=6";
+/// the top read turned 180°; rule 7: a registered picture unlike a hand's read again turned
+/// 90°, 180° and 270°) are done again.
+pub const REGISTRATION_RULE: &str = "rule=7";
 
 /// A hand turned further than this from upright (degrees) is reported as a warning.
 pub const ROTATION_WARNING_DEG: f64 = 45.0;
 
-/// The models of the front half: the segmentation U-Net and the keypoint net.
+/// A reading of the film turned a quarter, a half or three quarters is taken over the one of
+/// the film as it lies only when its registered picture is this much more like a hand's (the
+/// hand template's look score, a correlation) ([`FrontEnd::analyse`]).
+pub const TURN_LOOK_MARGIN: f64 = 0.05;
+
+/// The models of the front half: the segmentation U-Net and the keypoint net, and the typical
+/// registered hand that tells a hand read the right way up.
 #[derive(Clone, Copy)]
 pub struct FrontEnd<'m> {
     /// The hand-mask U-Net.
     pub segmentation: &'m SegModel,
     /// The keypoint net, with the mirror check's template.
     pub keypoints: &'m KeypointModel,
+    /// The typical registered hand (the quality gate's); without it, no orientation search.
+    pub template: Option<&'m HandTemplate>,
 }
 
 /// A radiograph taken through the front half.
@@ -50,6 +60,8 @@ pub struct Analysis {
     pub hand: GrayImage,
     /// Keypoints, the map into the canonical frame and the mirror check's reading.
     pub registration: Registration,
+    /// The hand template's scores of the registered hand (`None` without a template).
+    pub scores: Option<HandScores>,
     /// What makes the result doubtful (an implausible hand mask, a mirror image, a hand turned
     /// far from upright); empty when nothing was noticed.
     pub warnings: Vec<String>,
@@ -124,17 +136,143 @@ impl FrontEnd<'_> {
     }
 
     /// Stages 2–5 and the checks on what they found.
+    ///
+    /// Orientation search: a film whose reading is doubtful ([`FrontEnd::doubtful`]: the
+    /// registered picture or outline unlike a hand's, the thumb far from its place, the hand
+    /// far from upright) is read again whole, mask included, turned a quarter, a half and
+    /// three quarters (exactly, pixel for pixel); the reading whose registered picture is most
+    /// like a hand's (the template's look score) is taken when it beats the first by
+    /// [`TURN_LOOK_MARGIN`]. The U-Net and the keypoint net know hands near upright: a film
+    /// turned 90° lost half its hand mask, and one upside down whose forearm ends inside the
+    /// film was read with the fingers at the wrist. Without a template there is no search.
     pub fn analyse(&self, img: &GrayImage) -> Result<Analysis, PipelineError> {
-        let mask = self.segment(img);
+        let first = self.analyse_as_it_lies(img)?;
+        let Some(t) = self.template else {
+            return Ok(first);
+        };
+        if !self.doubtful(&first) {
+            return Ok(first);
+        }
+        let look = |a: &Analysis| a.scores.map_or(f64::NEG_INFINITY, |s| s.look);
+        let mut best: Option<(usize, Analysis)> = None;
+        for k in 1..4 {
+            let (turned_img, _) = quarter_turn(img, k);
+            let Ok(a) = self.analyse_as_it_lies(&turned_img) else {
+                continue;
+            };
+            let to_beat = best
+                .as_ref()
+                .map_or(look(&first) + TURN_LOOK_MARGIN, |b| look(&b.1));
+            if look(&a) > to_beat {
+                best = Some((k, a));
+            }
+        }
+        let Some((k, a)) = best else {
+            return Ok(first);
+        };
+        // The turned reading brought back onto the film: its mask turned back, the hand
+        // enhanced as the film lies (as every other film's), its registration through the turn.
+        let (_, to_turned) = quarter_turn(img, k);
+        let mask = quarter_turn_mask(&a.mask, 4 - k);
         let hand = self.enhance(img, &mask);
-        let registration = self.register(&hand)?;
+        let registration = back_from(a.registration, &to_turned);
+        let scores = Some(t.scores(&hand, &registration.to_canonical));
         let warnings = warnings(img, &mask, &registration);
         Ok(Analysis {
             mask,
             hand,
             registration,
+            scores,
             warnings,
         })
+    }
+
+    /// Stages 2–5 on the film as it lies.
+    fn analyse_as_it_lies(&self, img: &GrayImage) -> Result<Analysis, PipelineError> {
+        let mask = self.segment(img);
+        let hand = self.enhance(img, &mask);
+        let registration = self.register(&hand)?;
+        let scores = self
+            .template
+            .map(|t| t.scores(&hand, &registration.to_canonical));
+        let warnings = warnings(img, &mask, &registration);
+        Ok(Analysis {
+            mask,
+            hand,
+            registration,
+            scores,
+            warnings,
+        })
+    }
+
+    /// Whether a reading is doubtful enough to search the film's other orientations: the
+    /// registered picture or outline under the template's limits, the thumb keypoint over
+    /// [`THUMB_WARNING_PX`] from its place, or the hand turned over [`ROTATION_WARNING_DEG`].
+    pub fn doubtful(&self, a: &Analysis) -> bool {
+        let template_doubts = match (self.template, a.scores) {
+            (Some(t), Some(s)) => s.look < t.look_min || s.shape < t.shape_min,
+            _ => false,
+        };
+        template_doubts
+            || a.registration.thumb_residual > THUMB_WARNING_PX
+            || rotation_deg(&a.registration.to_canonical, a.registration.mirrored).abs()
+                > ROTATION_WARNING_DEG
+    }
+}
+
+/// `img` turned `k` quarter turns clockwise (on screen), pixel for pixel, and the map from
+/// `img`'s pixels to the turned image's.
+pub fn quarter_turn(img: &GrayImage, k: usize) -> (GrayImage, Affine) {
+    let (data, w, h) = quarter_turn_data(&img.data, img.width, img.height, k);
+    (
+        GrayImage::from_vec(w, h, data),
+        quarter_turn_map(img.width, img.height, k),
+    )
+}
+
+fn quarter_turn_mask(m: &Mask, k: usize) -> Mask {
+    let (data, width, height) = quarter_turn_data(&m.data, m.width, m.height, k);
+    Mask {
+        width,
+        height,
+        data,
+    }
+}
+
+/// Row-major `w x h` values turned `k` quarter turns clockwise, with the new width and height.
+fn quarter_turn_data<T: Copy>(data: &[T], w: usize, h: usize, k: usize) -> (Vec<T>, usize, usize) {
+    match k % 4 {
+        0 => (data.to_vec(), w, h),
+        2 => (data.iter().rev().copied().collect(), w, h),
+        q => {
+            let mut out = Vec::with_capacity(data.len());
+            for y in 0..w {
+                for x in 0..h {
+                    // Turned (x, y) comes from (y, h - 1 - x) for a quarter turn, from
+                    // (w - 1 - y, x) for three.
+                    let i = if q == 1 {
+                        (h - 1 - x) * w + y
+                    } else {
+                        x * w + (w - 1 - y)
+                    };
+                    out.push(data[i]);
+                }
+            }
+            (out, h, w)
+        }
+    }
+}
+
+/// Pixels of a `w x h` image → pixels of it turned `k` quarter turns clockwise.
+fn quarter_turn_map(w: usize, h: usize, k: usize) -> Affine {
+    let (w1, h1) = (w as f64 - 1.0, h as f64 - 1.0);
+    Affine {
+        m: match k % 4 {
+            0 => [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+            1 => [[0.0, -1.0, h1], [1.0, 0.0, 0.0]],
+            2 => [[-1.0, 0.0, w1], [0.0, -1.0, h1]],
+            _ => [[0.0, 1.0, 0.0], [-1.0, 0.0, w1]],
+        },
     }
 }
 
@@ -315,6 +453,34 @@ pub fn cut_regions(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quarter_turns_move_every_pixel_where_their_map_says() {
+        let (w, h) = (5usize, 3usize);
+        let img = GrayImage::from_vec(w, h, (0..w * h).map(|i| i as f32).collect());
+        for k in 0..4 {
+            let (t, map) = quarter_turn(&img, k);
+            assert_eq!(t.data.len(), w * h);
+            for y in 0..h {
+                for x in 0..w {
+                    let (tx, ty) = map.apply(x as f64, y as f64);
+                    let (tx, ty) = (tx.round() as usize, ty.round() as usize);
+                    assert_eq!(t.data[ty * t.width + tx], img.data[y * w + x], "k {k}");
+                }
+            }
+            // Turning back by the rest of a full turn gives the image again.
+            let m = Mask {
+                width: t.width,
+                height: t.height,
+                data: t.data.iter().map(|v| *v as usize % 3 == 0).collect(),
+            };
+            let back = quarter_turn_mask(&m, (4 - k) % 4);
+            let want: Vec<bool> = img.data.iter().map(|v| *v as usize % 3 == 0).collect();
+            assert_eq!((back.width, back.height, back.data), (w, h, want));
+        }
+        // One quarter clockwise: the top-left corner goes to the top right.
+        assert_eq!(quarter_turn(&img, 1).0.data[h - 1], 0.0);
+    }
 
     #[test]
     fn the_forearm_side_gives_the_turn() {

@@ -192,7 +192,9 @@ impl Gate {
         if v.rejected {
             return;
         }
-        let s = self.template.scores(&a.hand, &a.to_canonical());
+        let s = a
+            .scores
+            .unwrap_or_else(|| self.template.scores(&a.hand, &a.to_canonical()));
         v.scores = Some(s);
         let detail = fine_detail(&a.hand, &a.to_canonical());
         v.fine_detail = Some(detail);

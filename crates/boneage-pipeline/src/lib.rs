@@ -253,6 +253,7 @@ impl Pipeline {
         FrontEnd {
             segmentation: &self.bundle.segmentation,
             keypoints: &self.bundle.keypoints,
+            template: Some(&self.gate.template),
         }
     }
 

@@ -31,15 +31,12 @@ use crate::app::out::ItemError;
 use crate::progress;
 use crate::sheet::{self, Tile};
 use anyhow::{bail, Context};
-use boneage_imaging::clahe::ClaheConfig;
 use boneage_imaging::io::{write_atomic, write_png_gray8};
 use boneage_imaging::registration::{warp_to_canonical, Region, CANONICAL_KEYPOINTS};
-use boneage_imaging::{read_radiograph, GrayImage, Mask};
+use boneage_imaging::{read_radiograph, GrayImage};
 use boneage_nn::bundle::TtaConfig;
 use boneage_nn::keypoints::Registration;
-use boneage_pipeline::front::{
-    cut_regions, enhance, rotation_deg, scale, FrontEnd, REGISTRATION_RULE,
-};
+use boneage_pipeline::front::{cut_regions, rotation_deg, scale, FrontEnd, REGISTRATION_RULE};
 use clap::Args;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -158,9 +155,11 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(out.join(sub))
             .with_context(|| format!("{}: cannot create", out.join(sub).display()))?;
     }
+    let template = boneage_imaging::hand_template::HandTemplate::shipped();
     let front = FrontEnd {
         segmentation: &seg,
         keypoints: &kp,
+        template: Some(&template),
     };
     let bar = progress::bar(inputs.len() as u64, "register");
     let (mut done, mut cached, mut failed) = (0usize, 0usize, 0usize);
@@ -198,10 +197,11 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
             .into_iter()
             .map(|d| {
                 d.map(|img| {
-                    let mask: Mask = front.segment(&img);
-                    let hand = pool.install(|| enhance(&img, &mask, &ClaheConfig::default()));
-                    let reg = front.register(&hand).ok();
-                    (hand, reg)
+                    match front.analyse(&img) {
+                        Ok(a) => (a.hand, Some(a.registration)),
+                        // No registration: the hand image is still written, for a look.
+                        Err(_) => (front.enhance(&img, &front.segment(&img)), None),
+                    }
                 })
             })
             .collect();

@@ -518,7 +518,7 @@ mod tests {
         for (vr, bad) in [(b"OW", 3usize), (b"OF", 6), (b"OL", 2), (b"OV", 12)] {
             let v = el((0x0009, 0x1010), vr, &vec![0; bad]);
             assert!(check(&v, 0, false, Encoding::ExplicitLe).is_err(), "{vr:?}");
-            let ok = el((0x0009, 0x1010), vr, &vec![0; 24]);
+            let ok = el((0x0009, 0x1010), vr, &[0; 24]);
             assert_eq!(check(&ok, 0, false, Encoding::ExplicitLe), Ok(()));
         }
         // Odd pixel data at the very end still passes; in the middle it does not.
