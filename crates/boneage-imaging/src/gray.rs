@@ -144,14 +144,9 @@ impl GrayImage {
         if sigma <= 0.05 || self.data.is_empty() {
             return self.clone();
         }
-        let r = (3.0 * sigma).ceil() as isize;
-        let mut k: Vec<f32> = (-r..=r)
-            .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-            .collect();
-        let sum: f32 = k.iter().sum();
-        k.iter_mut().for_each(|v| *v /= sum);
+        let (k, r) = gaussian_kernel(sigma);
         use rayon::prelude::*;
-        let (w, r) = (self.width, r as usize);
+        let w = self.width;
         // Horizontal pass on each row padded by its edge values, then the vertical pass as
         // whole rows weighted and summed, rows clamped at the edges: the same sums in the same
         // order as tap by tap, so the same values, vectorised and over rayon's threads.
@@ -209,6 +204,17 @@ impl GrayImage {
     }
 }
 
+/// The normalised Gaussian kernel of standard deviation `sigma` to 3 SD, and its radius.
+fn gaussian_kernel(sigma: f32) -> (Vec<f32>, usize) {
+    let r = (3.0 * sigma).ceil() as isize;
+    let mut k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
+    let sum: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= sum);
+    (k, r as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,12 +222,8 @@ mod tests {
     /// The blur as first written, tap by tap with clamped indices: the fast one must give the
     /// same bits.
     fn blur_reference(img: &GrayImage, sigma: f32) -> GrayImage {
-        let r = (3.0 * sigma).ceil() as isize;
-        let mut k: Vec<f32> = (-r..=r)
-            .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-            .collect();
-        let sum: f32 = k.iter().sum();
-        k.iter_mut().for_each(|v| *v /= sum);
+        let (k, r) = gaussian_kernel(sigma);
+        let r = r as isize;
         let (w, h) = (img.width as isize, img.height as isize);
         let pass = |src: &[f32], dst: &mut [f32], along_x: bool| {
             for y in 0..h {

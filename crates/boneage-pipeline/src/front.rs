@@ -147,10 +147,7 @@ impl FrontEnd<'_> {
     /// film was read with the fingers at the wrist. Without a template there is no search.
     pub fn analyse(&self, img: &GrayImage) -> Result<Analysis, PipelineError> {
         let first = self.analyse_as_it_lies(img)?;
-        let Some(t) = self.template else {
-            return Ok(first);
-        };
-        if !self.doubtful(&first) {
+        if self.template.is_none() || !self.doubtful(&first) {
             return Ok(first);
         }
         let look = |a: &Analysis| a.scores.map_or(f64::NEG_INFINITY, |s| s.look);
@@ -175,16 +172,7 @@ impl FrontEnd<'_> {
         let (_, to_turned) = quarter_turn(img, k);
         let mask = quarter_turn_mask(&a.mask, 4 - k);
         let hand = self.enhance(img, &mask);
-        let registration = back_from(a.registration, &to_turned);
-        let scores = Some(t.scores(&hand, &registration.to_canonical));
-        let warnings = warnings(img, &mask, &registration);
-        Ok(Analysis {
-            mask,
-            hand,
-            registration,
-            scores,
-            warnings,
-        })
+        Ok(self.finish(img, mask, hand, back_from(a.registration, &to_turned)))
     }
 
     /// Stages 2–5 on the film as it lies.
@@ -192,17 +180,29 @@ impl FrontEnd<'_> {
         let mask = self.segment(img);
         let hand = self.enhance(img, &mask);
         let registration = self.register(&hand)?;
+        Ok(self.finish(img, mask, hand, registration))
+    }
+
+    /// The analysis of `img` from its mask, hand and registration: the template's scores and
+    /// the warnings.
+    fn finish(
+        &self,
+        img: &GrayImage,
+        mask: Mask,
+        hand: GrayImage,
+        registration: Registration,
+    ) -> Analysis {
         let scores = self
             .template
             .map(|t| t.scores(&hand, &registration.to_canonical));
         let warnings = warnings(img, &mask, &registration);
-        Ok(Analysis {
+        Analysis {
             mask,
             hand,
             registration,
             scores,
             warnings,
-        })
+        }
     }
 
     /// Whether a reading is doubtful enough to search the film's other orientations: the

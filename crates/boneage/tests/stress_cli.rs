@@ -5,6 +5,15 @@
 mod common;
 use common::{boneage, s, stderr};
 
+/// `boneage stress` on `data` into `out` with `more` arguments; its stress.json.
+fn stress(data: &std::path::Path, out: &std::path::Path, more: &[&str]) -> serde_json::Value {
+    let mut args = vec!["stress", "--data", s(data), "--out", s(out)];
+    args.extend(more);
+    let o = boneage(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&std::fs::read_to_string(out.join("stress.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn stress_table_on_real_films() {
     let Some(sample) =
@@ -13,21 +22,11 @@ fn stress_table_on_real_films() {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let o = boneage(&[
-        "stress",
-        "--data",
-        s(&sample),
-        "--out",
-        s(out.path()),
-        "--limit",
-        "4",
-        "--only",
-        "jpeg,resolution",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("stress.json")).unwrap())
-            .unwrap();
+    let r = stress(
+        &sample,
+        out.path(),
+        &["--limit", "4", "--only", "jpeg,resolution"],
+    );
     assert_eq!(r["films"], 4);
     let rows = r["variations"].as_array().unwrap();
     assert_eq!(rows.len(), 5, "{r}");
@@ -76,23 +75,11 @@ fn films_turned_a_quarter_or_upside_down_are_read_as_they_lie() {
         return;
     };
     let out = tempfile::tempdir().unwrap();
-    let o = boneage(&[
-        "stress",
-        "--data",
-        s(&sample),
-        "--out",
-        s(out.path()),
-        "--limit",
-        "6",
-        "--only",
-        "rotate,flip",
-        "--tta",
-        "1",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let r: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path().join("stress.json")).unwrap())
-            .unwrap();
+    let r = stress(
+        &sample,
+        out.path(),
+        &["--limit", "6", "--only", "rotate,flip", "--tta", "1"],
+    );
     let rows = r["variations"].as_array().unwrap();
     for (t, st) in [
         ("rotate", "90°"),
