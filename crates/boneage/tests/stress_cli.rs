@@ -14,6 +14,16 @@ fn stress(data: &std::path::Path, out: &std::path::Path, more: &[&str]) -> serde
     serde_json::from_str(&std::fs::read_to_string(out.join("stress.json")).unwrap()).unwrap()
 }
 
+/// The row of stress.json `r` for transform `t` at strength `st`.
+fn variation<'a>(r: &'a serde_json::Value, t: &str, st: &str) -> &'a serde_json::Value {
+    r["variations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["transform"] == t && v["strength"] == st)
+        .unwrap_or_else(|| panic!("{t} {st}: {r}"))
+}
+
 #[test]
 fn stress_table_on_real_films() {
     let Some(sample) =
@@ -30,11 +40,7 @@ fn stress_table_on_real_films() {
     assert_eq!(r["films"], 4);
     let rows = r["variations"].as_array().unwrap();
     assert_eq!(rows.len(), 5, "{r}");
-    let row = |t: &str, st: &str| {
-        rows.iter()
-            .find(|v| v["transform"] == t && v["strength"] == st)
-            .unwrap_or_else(|| panic!("{t} {st}: {r}"))
-    };
+    let row = |t: &str, st: &str| variation(&r, t, st);
     let change = |v: &serde_json::Value| v["mean_abs_change_months"].as_f64().unwrap();
     // Saving as a good JPEG hardly moves the age.
     let jpeg = row("jpeg", "quality 75");
@@ -80,16 +86,12 @@ fn films_turned_a_quarter_or_upside_down_are_read_as_they_lie() {
         out.path(),
         &["--limit", "6", "--only", "rotate,flip", "--tta", "1"],
     );
-    let rows = r["variations"].as_array().unwrap();
     for (t, st) in [
         ("rotate", "90°"),
         ("rotate", "180°"),
         ("flip", "top-bottom"),
     ] {
-        let v = rows
-            .iter()
-            .find(|v| v["transform"] == t && v["strength"] == st)
-            .unwrap_or_else(|| panic!("{t} {st}: {r}"));
+        let v = variation(&r, t, st);
         assert_eq!(v["rejected"], 0, "{v}");
         let change = v["mean_abs_change_months"].as_f64().unwrap();
         assert!(change < 6.0, "{t} {st}: {v}");
