@@ -28,8 +28,16 @@ pub const THUMB_WARNING_PX: f64 = 250.0;
 /// the mirror check at the working resolution, one shared shrink for the regions; rule 5: a
 /// hand found turned more than 20° read again upright; rule 6: a film whose forearm leaves by
 /// the top read turned 180°; rule 7: a registered picture unlike a hand's read again turned
-/// 90°, 180° and 270°) are done again.
-pub const REGISTRATION_RULE: &str = "rule=7";
+/// 90°, 180° and 270°; rule 8: that search also for a registered picture under
+/// [`SEARCH_LOOK`]) are done again.
+pub const REGISTRATION_RULE: &str = "rule=8";
+
+/// A reading whose registered picture is less like a hand's than this (the template's look
+/// score) is searched in the film's other orientations even when it passes the template's own
+/// limit: real films read upside down scored 0.53–0.63, real films read the right way up
+/// mostly above 0.7, and a turned reading is taken only when it scores clearly better
+/// ([`TURN_LOOK_MARGIN`]).
+pub const SEARCH_LOOK: f64 = 0.7;
 
 /// A hand turned further than this from upright (degrees) is reported as a warning.
 pub const ROTATION_WARNING_DEG: f64 = 45.0;
@@ -206,11 +214,12 @@ impl FrontEnd<'_> {
     }
 
     /// Whether a reading is doubtful enough to search the film's other orientations: the
-    /// registered picture or outline under the template's limits, the thumb keypoint over
+    /// registered picture under the template's limit or [`SEARCH_LOOK`], whichever is
+    /// higher, the registered outline under its limit, the thumb keypoint over
     /// [`THUMB_WARNING_PX`] from its place, or the hand turned over [`ROTATION_WARNING_DEG`].
     pub fn doubtful(&self, a: &Analysis) -> bool {
         let template_doubts = match (self.template, a.scores) {
-            (Some(t), Some(s)) => s.look < t.look_min || s.shape < t.shape_min,
+            (Some(t), Some(s)) => s.look < t.look_min.max(SEARCH_LOOK) || s.shape < t.shape_min,
             _ => false,
         };
         template_doubts
