@@ -4,22 +4,28 @@
 //! answered `rejected` with its reasons and no bone age, rather than a confident number.
 //!
 //! Three kinds of finding:
-//! - **reasons to reject outright**: an image far too small or blank; no hand found (mask
-//!   under 5% of the image, or keypoints on one spot); a hand too small to read (fingertip to
-//!   capitate under 100 pixels); region B or C more than a quarter outside the film; a
-//!   blurred film or a very noisy one (too little or too much fine detail in the registered
-//!   hand, [`fine_detail`]);
+//! - **reasons to reject outright**: an image far too small or blank; a JPEG saved at a very
+//!   low quality (its quantisation table, [`jpeg_quality`]); no hand found (mask under 5% of
+//!   the image, or keypoints on one spot); a hand too small to read (fingertip to capitate
+//!   under 100 pixels); region B or C more than a quarter outside the film; a clipped exposure
+//!   (over 6% of the hand pure black or pure white, [`clipped_shares`]); a blurred film or a
+//!   very noisy one (too little or too much fine detail in the registered hand,
+//!   [`fine_detail`]);
 //! - **doubts**, each alone only a warning: the registered outline unlike a hand's and the
 //!   registered picture unlike a hand's (the shipped [`HandTemplate`], limits fitted on the
-//!   real training films), an implausible hand mask, a thumb keypoint far from its place;
+//!   real training films), an implausible hand mask, a thumb keypoint far from its place, the
+//!   middle fingertip at the film's edge (fingers that may be cut off);
 //! - **two or more doubts** together reject: a real hand rarely fails two independent checks,
 //!   a picture that is not a hand nearly always does.
 
 use crate::front::{mask_problems, THUMB_WARNING_PX};
 use crate::Analysis;
 use boneage_imaging::hand_template::{fine_detail, HandScores, HandTemplate};
+#[cfg(doc)]
+use boneage_imaging::io::jpeg_quality;
+use boneage_imaging::io::{RadiographMeta, SourceFormat};
 use boneage_imaging::registration::Region;
-use boneage_imaging::GrayImage;
+use boneage_imaging::{GrayImage, Mask};
 use serde::Serialize;
 
 /// The gate's limits.
@@ -42,6 +48,17 @@ pub struct GateLimits {
     /// very low dose, a noisy detector): the nets read noise as bone texture. Default 1.0 (the
     /// most of 806 readable real training and validation films: 0.67).
     pub max_fine_detail: f64,
+    /// A hand with more than this share of its mask pure black, or pure white, is clipped: an
+    /// exposure (or a window) that lost the bones' grey levels. Default 0.06 (the most of 808
+    /// real training and validation films: 0.041 black, 0.022 white).
+    pub max_clipped: f64,
+    /// A JPEG saved at a lower quality than this (IJG scale) is rejected: its 8x8 blocks wipe
+    /// out the edges of epiphyses and carpals. Default 15.
+    pub min_jpeg_quality: u32,
+    /// A middle fingertip nearer the film's edge than this share of the fingertip–capitate
+    /// length (or beyond it) is a doubt: the fingers may be cut off, and the keypoints placed
+    /// on a cut hand. Default 0.035 (8 of 809 real training and validation films are nearer).
+    pub min_fingertip_margin: f64,
 }
 
 impl Default for GateLimits {
@@ -54,6 +71,9 @@ impl Default for GateLimits {
             doubts_to_reject: 2,
             min_fine_detail: 0.03,
             max_fine_detail: 1.0,
+            max_clipped: 0.06,
+            min_jpeg_quality: 15,
+            min_fingertip_margin: 0.035,
         }
     }
 }
@@ -155,6 +175,23 @@ impl Gate {
         v
     }
 
+    /// Before the front half: what the file says about how it was stored (a JPEG's quality).
+    pub fn check_source(&self, meta: &RadiographMeta, v: &mut Verdict) {
+        if meta.format != SourceFormat::Jpeg {
+            return;
+        }
+        if let Some(q) = meta
+            .jpeg_quality
+            .filter(|&q| q < self.limits.min_jpeg_quality)
+        {
+            v.reject(format!(
+                "the image is a JPEG of quality {q}: compressed too far to read the bones \
+                 (at least {} needed; send the original, or a PNG or DICOM)",
+                self.limits.min_jpeg_quality
+            ));
+        }
+    }
+
     /// After the front half (mask, keypoints, registration): is there a readable hand?
     pub fn check_front(&self, img: &GrayImage, a: &Analysis, v: &mut Verdict) {
         let l = &self.limits;
@@ -214,6 +251,20 @@ impl Gate {
             ));
             return;
         }
+        let (black, white) = clipped_shares(img, &a.mask);
+        if black.max(white) > l.max_clipped {
+            let (share, tone) = if black >= white {
+                (black, "pure black")
+            } else {
+                (white, "pure white")
+            };
+            v.reject(format!(
+                "the exposure is clipped: {:.0}% of the hand is {tone} (readable films ≤ {:.0}%)",
+                share * 100.0,
+                l.max_clipped * 100.0
+            ));
+            return;
+        }
         let limit = l.doubts_to_reject;
         if s.shape < self.template.shape_min {
             v.doubt(
@@ -254,7 +305,38 @@ impl Gate {
                 limit,
             );
         }
+        let margin = edge_margin(tip, img) / length.max(1.0);
+        if margin < l.min_fingertip_margin {
+            v.doubt(
+                "the middle fingertip lies at the film's edge: the fingers may be cut off".into(),
+                true,
+                limit,
+            );
+        }
     }
+}
+
+/// The shares of the hand mask's pixels that are pure black and pure white (0 and 255 in 8
+/// bits): a clipped exposure. Zeros when the mask is empty.
+pub fn clipped_shares(img: &GrayImage, mask: &Mask) -> (f64, f64) {
+    let (mut n, mut black, mut white) = (0usize, 0usize, 0usize);
+    for (&v, &m) in img.data.iter().zip(&mask.data) {
+        if m {
+            n += 1;
+            black += usize::from(v <= 0.5 / 255.0);
+            white += usize::from(v >= 254.5 / 255.0);
+        }
+    }
+    if n == 0 {
+        return (0.0, 0.0);
+    }
+    (black as f64 / n as f64, white as f64 / n as f64)
+}
+
+/// How far a point lies inside the film, to its nearest edge (pixels; negative outside).
+fn edge_margin(p: [f64; 2], img: &GrayImage) -> f64 {
+    let (w, h) = (img.width as f64 - 1.0, img.height as f64 - 1.0);
+    p[0].min(p[1]).min(w - p[0]).min(h - p[1])
 }
 
 /// The share of a region's canonical box that lies outside the film (sampled on a 16x16 grid).
@@ -295,6 +377,64 @@ mod tests {
         }
         let v = gate.check_image(&ramp);
         assert!(!v.rejected && v.reasons.is_empty() && v.status() == "ok");
+    }
+
+    #[test]
+    fn clipping_is_the_share_of_the_hand_at_pure_black_or_white() {
+        let mut img = GrayImage::new(10, 10, 0.5);
+        let mut mask = Mask::new(10, 10);
+        for y in 0..10 {
+            for x in 0..5 {
+                mask.data[y * 10 + x] = true;
+            }
+        }
+        assert_eq!(clipped_shares(&img, &mask), (0.0, 0.0));
+        // Black outside the hand does not count; inside it does.
+        for y in 0..10 {
+            img.data[y * 10 + 9] = 0.0;
+            img.data[y * 10] = 0.0;
+            img.data[y * 10 + 1] = 1.0;
+        }
+        let (black, white) = clipped_shares(&img, &mask);
+        assert!((black - 0.2).abs() < 1e-9 && (white - 0.2).abs() < 1e-9);
+        assert_eq!(clipped_shares(&img, &Mask::new(10, 10)), (0.0, 0.0));
+    }
+
+    #[test]
+    fn a_very_low_quality_jpeg_is_rejected_before_anything_runs() {
+        use boneage_imaging::io::Photometric;
+        use std::path::Path;
+        let gate = Gate::shipped();
+        let mut meta = RadiographMeta::new(
+            Path::new("a.jpg"),
+            SourceFormat::Jpeg,
+            8,
+            Photometric::Monochrome2,
+        );
+        for (q, rejected) in [
+            (Some(8), true),
+            (Some(15), false),
+            (Some(90), false),
+            (None, false),
+        ] {
+            meta.jpeg_quality = q;
+            let mut v = Verdict::default();
+            gate.check_source(&meta, &mut v);
+            assert_eq!(v.rejected, rejected, "{q:?}");
+        }
+        meta.jpeg_quality = Some(8);
+        let mut v = Verdict::default();
+        gate.check_source(&meta, &mut v);
+        assert!(
+            v.reasons[0].contains("JPEG of quality 8"),
+            "{:?}",
+            v.reasons
+        );
+        // Only a JPEG's quality counts.
+        meta.format = SourceFormat::Png;
+        let mut v = Verdict::default();
+        gate.check_source(&meta, &mut v);
+        assert!(!v.rejected);
     }
 
     #[test]

@@ -302,19 +302,11 @@ impl Pipeline {
         saliency::occlusion(&self.bundle, &a.views, a.patient.sex)
     }
 
-    /// Stages 2–8 on a decoded radiograph.
-    pub fn assess(&self, img: &GrayImage, patient: Patient) -> Result<Assessment, PipelineError> {
-        let staged = self.front_and_regions(img, patient)?;
+    /// Stages 2–9 on a decoded radiograph (its pixels, and what its file said about how it
+    /// was stored, e.g. a JPEG's quality).
+    pub fn assess(&self, r: &Radiograph, patient: Patient) -> Result<Assessment, PipelineError> {
+        let staged = self.stager().stage(r, patient)?;
         Ok(self.nets(staged))
-    }
-
-    /// Stages 2–6: everything before the nets.
-    fn front_and_regions(
-        &self,
-        img: &GrayImage,
-        patient: Patient,
-    ) -> Result<Staged, PipelineError> {
-        self.stager().stage(img, patient)
     }
 
     /// What stages 1–6 need.
@@ -428,15 +420,15 @@ impl Pipeline {
     /// runs the nets. `on_result` gets every result in order; `false` stops.
     pub fn assess_images<I, F>(&self, images: I, mut on_result: F)
     where
-        I: Iterator<Item = (GrayImage, Patient)> + Send,
+        I: Iterator<Item = (Radiograph, Patient)> + Send,
         F: FnMut(Result<Assessment, PipelineError>) -> bool,
     {
         let stager = self.stager();
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::sync_channel(1);
             scope.spawn(move || {
-                for (img, patient) in images {
-                    if tx.send(stager.stage(&img, patient)).is_err() {
+                for (r, patient) in images {
+                    if tx.send(stager.stage(&r, patient)).is_err() {
                         break;
                     }
                 }
@@ -481,9 +473,11 @@ unsafe impl Send for Stager<'_> {}
 
 impl Stager<'_> {
     /// Stages 2–6 and the gate: a film the gate rejects stops where it was rejected.
-    fn stage(&self, img: &GrayImage, patient: Patient) -> Result<Staged, PipelineError> {
+    fn stage(&self, r: &Radiograph, patient: Patient) -> Result<Staged, PipelineError> {
         let t0 = Instant::now();
+        let img = &r.image;
         let mut verdict = self.gate.check_image(img);
+        self.gate.check_source(&r.meta, &mut verdict);
         let analysis = if verdict.rejected {
             None
         } else {
@@ -544,7 +538,7 @@ impl Stager<'_> {
     ) -> Result<(Radiograph, Staged), PipelineError> {
         let read_s = t0.elapsed().as_secs_f64();
         let patient = Patient::from_header(&r, given).map_err(|e| e.in_file(path))?;
-        let mut staged = self.stage(&r.image, patient).map_err(|e| e.in_file(path))?;
+        let mut staged = self.stage(&r, patient).map_err(|e| e.in_file(path))?;
         staged.timings.read = read_s;
         staged.input_warnings = Patient::input_warnings(&r, given);
         Ok((r, staged))

@@ -246,3 +246,75 @@ fn blurred_or_very_noisy_real_films_are_rejected() {
         assert!(v["reasons"].to_string().contains("too noisy"), "{v}");
     }
 }
+
+#[test]
+fn clipped_exposures_and_very_low_quality_jpegs_are_rejected() {
+    let Some(films) = sample_films(
+        "the clipping and JPEG-quality checks of the quality gate on the real sample radiographs",
+    ) else {
+        return;
+    };
+    // Over- and under-exposed: moved up until the film's brightest tenth is pure white (the
+    // bones), or down until its darkest four fifths are pure black (background and soft
+    // tissue, and the edges of the bones). The grey levels the nets read are lost.
+    let work = tempfile::tempdir().unwrap();
+    let mut clipped = Vec::new();
+    for (k, f) in films.iter().take(4).enumerate() {
+        let img = boneage_imaging::read_radiograph(f).unwrap().image;
+        let mut sorted = img.data.clone();
+        sorted.sort_by(f32::total_cmp);
+        let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+        for (name, shift) in [("dark", -quantile(0.8)), ("bright", 1.0 - quantile(0.9))] {
+            let mut out = img.clone();
+            for v in &mut out.data {
+                *v = (*v + shift).clamp(0.0, 1.0);
+            }
+            let p = work.path().join(format!("{k}-{name}.png"));
+            write_png_gray8(&p, &out).unwrap();
+            clipped.push(p);
+        }
+    }
+    let read = predict(&clipped);
+    for v in &read {
+        assert_rejected(v);
+        // A hand whose bones went white has lost its fine detail too: some are turned away
+        // as blurred first.
+        let reasons = v["reasons"].to_string();
+        assert!(
+            reasons.contains("the exposure is clipped") || reasons.contains("too blurred"),
+            "{v}"
+        );
+    }
+    let clipped_reasons = read
+        .iter()
+        .filter(|v| v["reasons"].to_string().contains("the exposure is clipped"))
+        .count();
+    assert!(clipped_reasons >= 6, "{clipped_reasons} of 8 said clipped");
+    // The first film saved as a JPEG of quality 8 is turned away by its quantisation table;
+    // at quality 60 it is read.
+    let img = boneage_imaging::read_radiograph(&films[0]).unwrap().image;
+    let mut jpegs = Vec::new();
+    for q in [8u8, 60] {
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q)
+            .encode(
+                &img.to_u8(),
+                img.width as u32,
+                img.height as u32,
+                image::ExtendedColorType::L8,
+            )
+            .unwrap();
+        let p = work.path().join(format!("q{q}.jpg"));
+        std::fs::write(&p, bytes).unwrap();
+        jpegs.push(p);
+    }
+    let read = predict(&jpegs);
+    assert_rejected(&read[0]);
+    assert!(
+        read[0]["reasons"].to_string().contains("JPEG of quality 8"),
+        "{}",
+        read[0]
+    );
+    assert_eq!(read[1]["status"], "ok", "{}", read[1]);
+    assert!(read[1]["bone_age_months"].is_number(), "{}", read[1]);
+}

@@ -19,7 +19,7 @@ use anyhow::Context;
 use boneage_core::stats;
 use boneage_imaging::io::write_atomic;
 use boneage_imaging::spatial::{warp, Affine};
-use boneage_imaging::{intensity, GrayImage};
+use boneage_imaging::{intensity, GrayImage, Radiograph};
 use boneage_pipeline::{Given, Patient, Pipeline};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -275,19 +275,38 @@ pub fn apply(v: &Variation, img: &GrayImage, seed: u64) -> anyhow::Result<GrayIm
             }
             out
         }
-        Kind::Jpeg(q) => {
-            let mut bytes = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q)
-                .encode(
-                    &img.to_u8(),
-                    w as u32,
-                    h as u32,
-                    image::ExtendedColorType::L8,
-                )
-                .context("JPEG encoding")?;
-            boneage_imaging::io::decode_radiograph(Path::new("stress.jpg"), &bytes)?.image
-        }
+        Kind::Jpeg(q) => jpeg(img, q)?.image,
     })
+}
+
+/// Applies `v` to a radiograph: the pixels as [`apply`] changes them, with what the file
+/// said about them; a JPEG variant is the film saved as a JPEG and read back, so the
+/// pipeline sees the JPEG's own header (its quality) as it would a user's file.
+pub fn apply_to_film(v: &Variation, r: &Radiograph, seed: u64) -> anyhow::Result<Radiograph> {
+    Ok(match v.kind {
+        Kind::Jpeg(q) => jpeg(&r.image, q)?,
+        _ => Radiograph {
+            image: apply(v, &r.image, seed)?,
+            meta: r.meta.clone(),
+        },
+    })
+}
+
+/// `img` saved as an 8-bit JPEG of quality `q` and read back.
+fn jpeg(img: &GrayImage, q: u8) -> anyhow::Result<Radiograph> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q)
+        .encode(
+            &img.to_u8(),
+            img.width as u32,
+            img.height as u32,
+            image::ExtendedColorType::L8,
+        )
+        .context("JPEG encoding")?;
+    Ok(boneage_imaging::io::decode_radiograph(
+        Path::new("stress.jpg"),
+        &bytes,
+    )?)
 }
 
 /// One row of the table.
@@ -376,7 +395,7 @@ pub fn stress(
                 .and_then(|r| {
                     let patient = Patient::from_header(&r, Given::sex(Some(s.sex)))
                         .map_err(|e| e.in_file(&path))?;
-                    Ok((r.image, patient))
+                    Ok((r, patient))
                 }) {
                 Ok(f) => Some(f),
                 Err(e) => {
@@ -388,10 +407,10 @@ pub fn stress(
             std::iter::once(None)
                 .chain(chosen.iter().map(Some))
                 .map_while(move |v| {
-                    let (img, patient) = film.as_ref()?;
+                    let (r, patient) = film.as_ref()?;
                     match v {
-                        None => Some((img.clone(), *patient)),
-                        Some(v) => match apply(v, img, i as u64) {
+                        None => Some((r.clone(), *patient)),
+                        Some(v) => match apply_to_film(v, r, i as u64) {
                             Ok(x) => Some((x, *patient)),
                             Err(e) => {
                                 *read_error.lock().expect("not poisoned") = Some(e.context(

@@ -230,7 +230,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             chronological_age_months: None,
         };
         let t0 = std::time::Instant::now();
-        let a = pipeline.assess(&r.image, patient)?;
+        let a = pipeline.assess(&r, patient)?;
         if a.prediction.is_some() {
             chosen = Some((first, img, r, a, t0.elapsed().as_secs_f64()));
             break;
