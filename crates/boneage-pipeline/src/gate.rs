@@ -16,10 +16,13 @@
 //!   real training films), an implausible hand mask, a thumb keypoint far from its place, the
 //!   middle fingertip at the film's edge (fingers that may be cut off);
 //! - **two or more doubts** together reject: a real hand rarely fails two independent checks,
-//!   a picture that is not a hand nearly always does.
+//!   a picture that is not a hand nearly always does;
+//! - after the nets, **members that disagree** far more than on any real film
+//!   ([`Gate::check_prediction`]): the regions cut from the film are not what the nets know
+//!   (fingers cut off, a hand misread), and no single age is given.
 
 use crate::front::{mask_problems, THUMB_WARNING_PX};
-use crate::Analysis;
+use crate::{Analysis, Prediction};
 use boneage_imaging::hand_template::{fine_detail, HandScores, HandTemplate};
 #[cfg(doc)]
 use boneage_imaging::io::jpeg_quality;
@@ -59,6 +62,10 @@ pub struct GateLimits {
     /// length (or beyond it) is a doubt: the fingers may be cut off, and the keypoints placed
     /// on a cut hand. Default 0.035 (8 of 809 real training and validation films are nearer).
     pub min_fingertip_margin: f64,
+    /// Members whose estimates spread more than this (SD, months, [`Prediction::spread_months`])
+    /// give no age. Default 30 (the most of 797 readable real training and validation films:
+    /// 26.1; the 99th percentile 16.8).
+    pub max_spread_months: f64,
 }
 
 impl Default for GateLimits {
@@ -74,6 +81,7 @@ impl Default for GateLimits {
             max_clipped: 0.06,
             min_jpeg_quality: 15,
             min_fingertip_margin: 0.035,
+            max_spread_months: 30.0,
         }
     }
 }
@@ -316,6 +324,20 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// After the nets: whether their answers agree enough to give one age.
+    pub fn check_prediction(&self, p: &Prediction, v: &mut Verdict) {
+        if p.spread_months > self.limits.max_spread_months {
+            v.reject(format!(
+                "the nets disagree too much to give one age: SD {:.0} months between members \
+                 (readable films ≤ {:.0}); the regions cut from this film are unlike those of a \
+                 whole, readable hand",
+                p.spread_months, self.limits.max_spread_months
+            ));
+        }
+    }
+}
+
 /// The shares of the hand mask's pixels that are pure black and pure white (0 and 255 in 8
 /// bits): a clipped exposure. Zeros when the mask is empty.
 pub fn clipped_shares(img: &GrayImage, mask: &Mask) -> (f64, f64) {
@@ -435,6 +457,26 @@ mod tests {
         let mut v = Verdict::default();
         gate.check_source(&meta, &mut v);
         assert!(!v.rejected);
+    }
+
+    #[test]
+    fn members_that_disagree_far_more_than_on_real_films_give_no_age() {
+        let gate = Gate::shipped();
+        let p = |spread_months| Prediction {
+            bone_age_months: 100.0,
+            spread_months,
+            by_region: Default::default(),
+            by_head: Default::default(),
+            members: Vec::new(),
+            tta: 1,
+            interval_months: None,
+        };
+        let mut v = Verdict::default();
+        gate.check_prediction(&p(26.1), &mut v);
+        assert!(!v.rejected, "the most of the real films");
+        gate.check_prediction(&p(53.9), &mut v);
+        assert!(v.rejected);
+        assert!(v.reasons[0].contains("SD 54 months"), "{:?}", v.reasons);
     }
 
     #[test]

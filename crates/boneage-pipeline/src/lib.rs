@@ -322,12 +322,19 @@ impl Pipeline {
     }
 
     /// Stages 7–9 on a radiograph taken through stages 2–6 and the gate; nothing for a film
-    /// the gate rejected.
+    /// the gate rejected, before the nets or after them (members that disagree far more than
+    /// on any real film, [`Gate::check_prediction`]).
     fn nets(&self, staged: Staged) -> Assessment {
         let t0 = Instant::now();
-        let verdict = staged.verdict;
-        let prediction =
+        let mut verdict = staged.verdict;
+        let mut prediction =
             (!verdict.rejected).then(|| self.estimate(&staged.views, staged.patient.sex));
+        if let Some(p) = &prediction {
+            self.gate.check_prediction(p, &mut verdict);
+            if verdict.rejected {
+                prediction = None;
+            }
+        }
         let reading = match (staged.patient.chronological_age_months, &prediction) {
             (Some(age), Some(p)) => Some(reading::read(
                 &self.reference,
