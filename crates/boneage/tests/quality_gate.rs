@@ -295,15 +295,7 @@ fn clipped_exposures_and_very_low_quality_jpegs_are_rejected() {
     let img = boneage_imaging::read_radiograph(&films[0]).unwrap().image;
     let mut jpegs = Vec::new();
     for q in [8u8, 60] {
-        let mut bytes = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q)
-            .encode(
-                &img.to_u8(),
-                img.width as u32,
-                img.height as u32,
-                image::ExtendedColorType::L8,
-            )
-            .unwrap();
+        let bytes = boneage_imaging::io::encode_jpeg_gray8(&img, q).unwrap();
         let p = work.path().join(format!("q{q}.jpg"));
         std::fs::write(&p, bytes).unwrap();
         jpegs.push(p);

@@ -394,6 +394,19 @@ fn decode_jpeg(path: &Path, bytes: &[u8]) -> Result<Radiograph, ReadError> {
     })
 }
 
+/// Encodes a grey image as an 8-bit baseline JPEG of the given quality (1–100, IJG scale):
+/// what a viewer's "save as JPEG" makes of a radiograph, for tests and the stress test.
+pub fn encode_jpeg_gray8(img: &GrayImage, quality: u8) -> Result<Vec<u8>, image::ImageError> {
+    let mut bytes = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality.clamp(1, 100)).encode(
+        &img.to_u8(),
+        img.width as u32,
+        img.height as u32,
+        image::ExtendedColorType::L8,
+    )?;
+    Ok(bytes)
+}
+
 /// The IJG's luminance quantisation table at quality 50 (JPEG standard, Annex K), row by row.
 const IJG_LUMA: [u16; 64] = [
     16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,

@@ -294,15 +294,7 @@ pub fn apply_to_film(v: &Variation, r: &Radiograph, seed: u64) -> anyhow::Result
 
 /// `img` saved as an 8-bit JPEG of quality `q` and read back.
 fn jpeg(img: &GrayImage, q: u8) -> anyhow::Result<Radiograph> {
-    let mut bytes = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, q)
-        .encode(
-            &img.to_u8(),
-            img.width as u32,
-            img.height as u32,
-            image::ExtendedColorType::L8,
-        )
-        .context("JPEG encoding")?;
+    let bytes = boneage_imaging::io::encode_jpeg_gray8(img, q).context("JPEG encoding")?;
     Ok(boneage_imaging::io::decode_radiograph(
         Path::new("stress.jpg"),
         &bytes,
