@@ -47,6 +47,26 @@ fn sample_films(what: &str) -> Option<Vec<PathBuf>> {
     Some(films)
 }
 
+/// The first `n` films, each changed by `make` into named variants, written as 8-bit PNGs
+/// `<k>-<name>.png` into `dir`, in order.
+fn write_variants(
+    films: &[PathBuf],
+    n: usize,
+    dir: &Path,
+    mut make: impl FnMut(GrayImage) -> Vec<(&'static str, GrayImage)>,
+) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for (k, f) in films.iter().take(n).enumerate() {
+        let img = boneage_imaging::read_radiograph(f).unwrap().image;
+        for (name, variant) in make(img) {
+            let p = dir.join(format!("{k}-{name}.png"));
+            write_png_gray8(&p, &variant).unwrap();
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// A deterministic pseudo-random stream in [0, 1).
 fn noise(seed: u64) -> impl FnMut() -> f32 {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -184,17 +204,15 @@ fn real_hands_are_read_and_real_films_without_their_hand_are_rejected() {
     // The same films cut as in the measured non-hand set (scripts/non-hand-set.py): the
     // forearm alone (bottom 28%) and the fingertips alone (top 30%): the hand is missing.
     let work = tempfile::tempdir().unwrap();
-    let mut cuts = Vec::new();
-    for (k, f) in films.iter().take(4).enumerate() {
-        let img = boneage_imaging::read_radiograph(f).unwrap().image;
+    let cuts = write_variants(&films, 4, work.path(), |img| {
         let (w, h) = (img.width, img.height);
-        for (name, y0, y1) in [("forearm", h * 72 / 100, h), ("fingertips", 0, h * 3 / 10)] {
-            let cut = GrayImage::from_vec(w, y1 - y0, img.data[y0 * w..y1 * w].to_vec());
-            let p = work.path().join(format!("{k}-{name}.png"));
-            write_png_gray8(&p, &cut).unwrap();
-            cuts.push(p);
-        }
-    }
+        [("forearm", h * 72 / 100, h), ("fingertips", 0, h * 3 / 10)]
+            .map(|(name, y0, y1)| {
+                let rows = img.data[y0 * w..y1 * w].to_vec();
+                (name, GrayImage::from_vec(w, y1 - y0, rows))
+            })
+            .into()
+    });
     for v in predict(&cuts) {
         assert_rejected(&v);
         assert!(!v["reasons"].to_string().contains("far too small"), "{v}");
@@ -211,14 +229,10 @@ fn blurred_or_very_noisy_real_films_are_rejected() {
     // Blurred as a moved hand or a soft detector blurs, by 1% of the film's longer side (the
     // stress test's strongest blur, which moved the age by 22 months before this check).
     let work = tempfile::tempdir().unwrap();
-    let mut blurred = Vec::new();
-    for (k, f) in films.iter().take(6).enumerate() {
-        let img = boneage_imaging::read_radiograph(f).unwrap().image;
+    let blurred = write_variants(&films, 6, work.path(), |img| {
         let sigma = 0.01 * img.width.max(img.height) as f32;
-        let p = work.path().join(format!("{k}-blurred.png"));
-        write_png_gray8(&p, &img.gaussian_blur(sigma)).unwrap();
-        blurred.push(p);
-    }
+        vec![("blurred", img.gaussian_blur(sigma))]
+    });
     for v in predict(&blurred) {
         assert_rejected(&v);
         assert!(v["reasons"].to_string().contains("too blurred"), "{v}");
@@ -230,17 +244,13 @@ fn blurred_or_very_noisy_real_films_are_rejected() {
     }
     // Heavy noise (SD a fifth of the grey range) is turned away as too noisy.
     let mut next = noise(11);
-    let mut noisy = Vec::new();
-    for (k, f) in films.iter().take(3).enumerate() {
-        let mut img = boneage_imaging::read_radiograph(f).unwrap().image;
+    let noisy = write_variants(&films, 3, work.path(), |mut img| {
         for v in &mut img.data {
             let gauss: f32 = (0..12).map(|_| next()).sum::<f32>() - 6.0;
             *v = (*v + 0.2 * gauss).clamp(0.0, 1.0);
         }
-        let p = work.path().join(format!("{k}-noisy.png"));
-        write_png_gray8(&p, &img).unwrap();
-        noisy.push(p);
-    }
+        vec![("noisy", img)]
+    });
     for v in predict(&noisy) {
         assert_rejected(&v);
         assert!(v["reasons"].to_string().contains("too noisy"), "{v}");
@@ -258,22 +268,20 @@ fn clipped_exposures_and_very_low_quality_jpegs_are_rejected() {
     // bones), or down until its darkest four fifths are pure black (background and soft
     // tissue, and the edges of the bones). The grey levels the nets read are lost.
     let work = tempfile::tempdir().unwrap();
-    let mut clipped = Vec::new();
-    for (k, f) in films.iter().take(4).enumerate() {
-        let img = boneage_imaging::read_radiograph(f).unwrap().image;
+    let clipped = write_variants(&films, 4, work.path(), |img| {
         let mut sorted = img.data.clone();
         sorted.sort_by(f32::total_cmp);
         let quantile = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
-        for (name, shift) in [("dark", -quantile(0.8)), ("bright", 1.0 - quantile(0.9))] {
-            let mut out = img.clone();
-            for v in &mut out.data {
-                *v = (*v + shift).clamp(0.0, 1.0);
-            }
-            let p = work.path().join(format!("{k}-{name}.png"));
-            write_png_gray8(&p, &out).unwrap();
-            clipped.push(p);
-        }
-    }
+        [("dark", -quantile(0.8)), ("bright", 1.0 - quantile(0.9))]
+            .map(|(name, shift)| {
+                let mut out = img.clone();
+                for v in &mut out.data {
+                    *v = (*v + shift).clamp(0.0, 1.0);
+                }
+                (name, out)
+            })
+            .into()
+    });
     let read = predict(&clipped);
     for v in &read {
         assert_rejected(v);
