@@ -68,6 +68,13 @@ fn main() -> anyhow::Result<()> {
     ));
     let a = front.analyse(&img)?;
     out.push((
+        "quality gate (before and after the front half)",
+        ms(&mut || {
+            let mut v = pipeline.gate.check_image(&img);
+            pipeline.gate.check_front(&img, &a, &mut v);
+        }),
+    ));
+    out.push((
         "region views",
         ms(&mut || {
             pipeline.cut_regions(&a, tta);

@@ -302,21 +302,26 @@ pub fn inverted_around(img: &GrayImage, mask: &Mask) -> Option<bool> {
 /// read 13 months older (`boneage stress`). Every net here was trained on 8-bit films.
 pub fn hand_image(img: &GrayImage, mask: &Mask, cfg: &crate::clahe::ClaheConfig) -> GrayImage {
     let inverted = inverted_around(img, mask).unwrap_or_else(|| looks_inverted(img));
+    // Rounded half away from zero as `f32::round`, computed without a libm call: adding one
+    // half to the level in f64 is exact, so truncating it rounds the same way.
     let levels: Vec<u8> = img
         .data
         .iter()
         .map(|&v| {
             let v = if inverted { 1.0 - v } else { v };
-            (v.clamp(0.0, 1.0) * 255.0).round() as u8
+            ((v.clamp(0.0, 1.0) * 255.0) as f64 + 0.5) as u8
         })
         .collect();
     let eq = crate::clahe::clahe_u8_as_u16(&levels, img.width, img.height, cfg);
-    let eq = GrayImage::from_vec(
+    assert_eq!((mask.width, mask.height), (img.width, img.height));
+    GrayImage::from_vec(
         img.width,
         img.height,
-        eq.into_iter().map(|v| v as f32 / 65535.0).collect(),
-    );
-    mask.apply(&eq, 0.0)
+        eq.iter()
+            .zip(&mask.data)
+            .map(|(&v, &m)| if m { v as f32 / 65535.0 } else { 0.0 })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -338,6 +343,27 @@ mod tests {
             })
             .collect();
         GrayImage::from_vec(w, h, data)
+    }
+
+    #[test]
+    fn levels_round_as_f32_round_does() {
+        for v in [
+            0.0f32,
+            0.5 / 255.0,
+            0.49999997 / 255.0,
+            127.5 / 255.0,
+            0.3,
+            1.0,
+        ] {
+            for x in [
+                v,
+                f32::from_bits(v.to_bits() + 1),
+                f32::from_bits(v.to_bits().max(1) - 1),
+            ] {
+                let level = x.clamp(0.0, 1.0) * 255.0;
+                assert_eq!((level as f64 + 0.5) as u8, level.round() as u8, "{x}");
+            }
+        }
     }
 
     #[test]

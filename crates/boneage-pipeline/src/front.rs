@@ -70,6 +70,9 @@ pub struct Analysis {
     pub registration: Registration,
     /// The hand template's scores of the registered hand (`None` without a template).
     pub scores: Option<HandScores>,
+    /// The plausibility check's problems with the mask ([`mask_problems`]; empty when it
+    /// passes).
+    pub mask_problems: Vec<String>,
     /// What makes the result doubtful (an implausible hand mask, a mirror image, a hand turned
     /// far from upright); empty when nothing was noticed.
     pub warnings: Vec<String>,
@@ -203,12 +206,14 @@ impl FrontEnd<'_> {
         let scores = self
             .template
             .map(|t| t.scores(&hand, &registration.to_canonical));
-        let warnings = warnings(img, &mask, &registration);
+        let mask_problems = mask_problems(img, &mask);
+        let warnings = warnings(&mask_problems, &registration);
         Analysis {
             mask,
             hand,
             registration,
             scores,
+            mask_problems,
             warnings,
         }
     }
@@ -368,11 +373,12 @@ pub fn scale(to_canonical: &Affine) -> f64 {
     (m[0][0] * m[0][0] + m[1][0] * m[1][0]).sqrt()
 }
 
-/// The warnings about a radiograph's front half: an implausible mask, a mirror image, a thumb
-/// far from its place, a hand turned far from upright.
-pub fn warnings(img: &GrayImage, mask: &Mask, reg: &Registration) -> Vec<String> {
-    let mut w: Vec<String> = mask_problems(img, mask)
-        .into_iter()
+/// The warnings about a radiograph's front half: an implausible mask (its problems, from
+/// [`mask_problems`]), a mirror image, a thumb far from its place, a hand turned far from
+/// upright.
+pub fn warnings(mask_problems: &[String], reg: &Registration) -> Vec<String> {
+    let mut w: Vec<String> = mask_problems
+        .iter()
         .map(|p| format!("hand mask looks wrong: {p}"))
         .collect();
     if reg.mirrored {

@@ -21,7 +21,7 @@
 //!   ([`Gate::check_prediction`]): the regions cut from the film are not what the nets know
 //!   (fingers cut off, a hand misread), and no single age is given.
 
-use crate::front::{mask_problems, THUMB_WARNING_PX};
+use crate::front::THUMB_WARNING_PX;
 use crate::{Analysis, Prediction};
 use boneage_imaging::hand_template::{fine_detail, HandScores, HandTemplate};
 #[cfg(doc)]
@@ -295,10 +295,9 @@ impl Gate {
                 limit,
             );
         }
-        let problems = mask_problems(img, &a.mask);
-        if !problems.is_empty() {
+        if !a.mask_problems.is_empty() {
             v.doubt(
-                format!("the hand mask looks wrong: {}", problems.join("; ")),
+                format!("the hand mask looks wrong: {}", a.mask_problems.join("; ")),
                 false,
                 limit,
             );
