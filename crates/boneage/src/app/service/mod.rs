@@ -16,6 +16,7 @@
 mod api;
 pub mod dicom_node;
 pub mod dicom_send;
+mod form;
 mod metrics;
 mod page;
 pub mod store;
