@@ -480,3 +480,29 @@ pub fn encode_j2k(
     }
     sink.into_inner()
 }
+
+/// Rows and columns of the test images.
+pub const ROWS: usize = 48;
+pub const COLS: usize = 64;
+
+/// The expected full-range output for `samples`: min..max to 0..1.
+pub fn full_range(samples: &[f64]) -> Vec<f32> {
+    let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    samples
+        .iter()
+        .map(|&v| ((v - lo) / (hi - lo)) as f32)
+        .collect()
+}
+
+pub fn as_f64(samples: &[u16]) -> Vec<f64> {
+    samples.iter().map(|&v| v as f64).collect()
+}
+
+/// A 12-bit gradient in a 16-bit container, with a few overlay bits above HighBit.
+pub fn grey12() -> (Pixels, Vec<u16>) {
+    (
+        Pixels::grey(ROWS as u16, COLS as u16, 16, 12),
+        gradient(ROWS, COLS, 4095),
+    )
+}
