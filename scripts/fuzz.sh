@@ -6,7 +6,7 @@
 #
 # Installs cargo-fuzz when missing and builds with the project's (stable) toolchain and
 # RUSTC_BOOTSTRAP=1: the sanitizer and coverage flags cargo-fuzz passes are unstable options. The seed corpora are
-# made by code (crates/boneage/tests/hostile_input.rs: valid files of every format and the
+# made by code (crates/boneage/tests/hostile_input/: valid files of every format and the
 # hostile corpus) into fuzz/corpus/<target>/, which the runs then grow. A crash, abort, hang
 # (over 20 s on one input) or a run over 2 GB stops with the input in fuzz/artifacts/<target>/
 # and a non-zero exit status. FUZZ_SEED=N fixes libFuzzer's random seed (CI sets 1, so a run

@@ -1,70 +1,10 @@
-//! A corpus of 62 hostile and broken inputs, made here by code: decompression bombs (PNG, JPEG,
-//! DICOM headers claiming huge images), DICOM with ten thousand nested sequences or lengths
-//! beyond the file, truncations at every stage of each format, devices and folders in place
-//! of files, and broken label tables. Each must end in a clear error that names the file and
-//! the problem, with a non-zero exit status: no panic, no abort, no hang, and never more than a
-//! memory cap (the commands run under `ulimit -v`), and `eda` leaves no output behind.
-
-mod common;
-use common::s;
+//! The hostile corpus: small writers of PNG, JPEG and DICOM bytes (chunks with their CRCs,
+//! headers that claim huge images, nested sequences) and the corpus itself, each file with
+//! what its error must say.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// Virtual memory cap for each run, KiB (the binary with libtorch mapped needs about 1 GB).
-const MEMORY_CAP_KB: u64 = 3_000_000;
-
-struct Run {
-    code: Option<i32>,
-    stderr: String,
-    seconds: f64,
-}
-
-/// Runs boneage under the memory cap, killed after 60 s. `BONEAGE_HOSTILE_BIN` runs another
-/// build on the same corpus (to count what an older one gets wrong).
-fn capped(args: &[&str]) -> Run {
-    let bin = std::env::var("BONEAGE_HOSTILE_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_boneage").to_string());
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("ulimit -v {MEMORY_CAP_KB}; exec \"$0\" \"$@\""))
-        .arg(bin)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = std::io::Read::read_to_string(&mut err, &mut s);
-        s
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if t.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Run {
-                code: None,
-                stderr: "hung: killed after 60 s".into(),
-                seconds: t.elapsed().as_secs_f64(),
-            };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code: status.code(),
-        stderr: reader.join().unwrap(),
-        seconds: t.elapsed().as_secs_f64(),
-    }
-}
-
-fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+pub fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut v = (data.len() as u32).to_be_bytes().to_vec();
     let mut body = kind.to_vec();
     body.extend_from_slice(data);
@@ -73,7 +13,7 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     v
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
+pub fn crc32(bytes: &[u8]) -> u32 {
     let mut c = 0xFFFF_FFFFu32;
     for &b in bytes {
         c ^= b as u32;
@@ -89,7 +29,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 }
 
 /// A PNG whose header says `w` x `h` grey 8-bit, with `idat` as its data.
-fn png_header_says(w: u32, h: u32, depth: u8, colour: u8, idat: &[u8]) -> Vec<u8> {
+pub fn png_header_says(w: u32, h: u32, depth: u8, colour: u8, idat: &[u8]) -> Vec<u8> {
     let mut ihdr = w.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&h.to_be_bytes());
     ihdr.extend_from_slice(&[depth, colour, 0, 0, 0]);
@@ -100,7 +40,7 @@ fn png_header_says(w: u32, h: u32, depth: u8, colour: u8, idat: &[u8]) -> Vec<u8
     v
 }
 
-fn jpeg_of(w: u32, h: u32) -> Vec<u8> {
+pub fn jpeg_of(w: u32, h: u32) -> Vec<u8> {
     let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
@@ -110,7 +50,7 @@ fn jpeg_of(w: u32, h: u32) -> Vec<u8> {
 }
 
 /// The JPEG with its frame header (SOF0) saying `w` x `h`.
-fn jpeg_says(mut j: Vec<u8>, w: u16, h: u16) -> Vec<u8> {
+pub fn jpeg_says(mut j: Vec<u8>, w: u16, h: u16) -> Vec<u8> {
     let at = j.windows(2).position(|p| p == [0xFF, 0xC0]).unwrap();
     j[at + 5..at + 7].copy_from_slice(&h.to_be_bytes());
     j[at + 7..at + 9].copy_from_slice(&w.to_be_bytes());
@@ -118,7 +58,7 @@ fn jpeg_says(mut j: Vec<u8>, w: u16, h: u16) -> Vec<u8> {
 }
 
 /// Explicit VR little endian element.
-fn el(g: u16, e: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+pub fn el(g: u16, e: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     let mut v = g.to_le_bytes().to_vec();
     v.extend_from_slice(&e.to_le_bytes());
     v.extend_from_slice(vr);
@@ -132,7 +72,7 @@ fn el(g: u16, e: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     v
 }
 
-fn dicom_with(ts: &str, data_set: &[u8]) -> Vec<u8> {
+pub fn dicom_with(ts: &str, data_set: &[u8]) -> Vec<u8> {
     let mut uid = ts.as_bytes().to_vec();
     if uid.len() % 2 == 1 {
         uid.push(0);
@@ -146,10 +86,10 @@ fn dicom_with(ts: &str, data_set: &[u8]) -> Vec<u8> {
     v
 }
 
-const EVRLE: &str = "1.2.840.10008.1.2.1";
+pub const EVRLE: &str = "1.2.840.10008.1.2.1";
 
 /// An image header: rows, columns, 8 bits, MONOCHROME2, then `pixels` as Pixel Data.
-fn image_header(rows: u16, cols: u16, bits: u16, samples: u16) -> Vec<u8> {
+pub fn image_header(rows: u16, cols: u16, bits: u16, samples: u16) -> Vec<u8> {
     let mut v = el(0x0028, 0x0002, b"US", &samples.to_le_bytes());
     v.extend(el(0x0028, 0x0004, b"CS", b"MONOCHROME2 "));
     v.extend(el(0x0028, 0x0010, b"US", &rows.to_le_bytes()));
@@ -161,7 +101,7 @@ fn image_header(rows: u16, cols: u16, bits: u16, samples: u16) -> Vec<u8> {
     v
 }
 
-fn nested_sequences(levels: usize) -> Vec<u8> {
+pub fn nested_sequences(levels: usize) -> Vec<u8> {
     let mut v = Vec::new();
     for _ in 0..levels {
         v.extend_from_slice(&[
@@ -173,7 +113,7 @@ fn nested_sequences(levels: usize) -> Vec<u8> {
 }
 
 /// The corpus: (file name, bytes, words the error must contain).
-fn corpus(dir: &Path) -> Vec<(PathBuf, &'static str)> {
+pub fn corpus(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     let mut files: Vec<(String, Vec<u8>, &'static str)> = Vec::new();
     let mut add = |name: &str, bytes: Vec<u8>, says: &'static str| {
         files.push((name.to_string(), bytes, says));
@@ -484,171 +424,4 @@ fn corpus(dir: &Path) -> Vec<(PathBuf, &'static str)> {
     out.push((zero, "not a regular file"));
     out.push((dir.join("missing.png"), "No such file"));
     out
-}
-
-#[test]
-fn every_hostile_image_gets_a_clear_error_under_a_memory_cap() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = corpus(dir.path());
-    assert!(files.len() >= 60, "{} files", files.len());
-    let mut failures = Vec::new();
-    let mut slowest = (0.0f64, String::new());
-    for (file, says) in &files {
-        let r = capped(&["inspect", s(file)]);
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        if r.seconds > slowest.0 {
-            slowest = (r.seconds, name.clone());
-        }
-        let ok = r.code.is_some_and(|c| c != 0)
-            && r.stderr.contains(&name)
-            && r.stderr.contains(says)
-            && !r.stderr.contains("panicked")
-            && !r.stderr.contains("memory allocation");
-        if !ok {
-            failures.push(format!(
-                "{name}: exit {:?}, want an error saying {says:?}; stderr: {}",
-                r.code,
-                r.stderr.trim()
-            ));
-        }
-    }
-    eprintln!(
-        "{} hostile files, each a clear error; slowest {:.2} s ({})",
-        files.len(),
-        slowest.0,
-        slowest.1
-    );
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-#[test]
-fn broken_label_tables_get_clear_errors_and_eda_leaves_nothing_behind() {
-    let dir = tempfile::tempdir().unwrap();
-    let tables: [(&str, &[u8], &str); 8] = [
-        ("columns.csv", b"name,age,sex\n1,100,M\n", "column"),
-        ("negative.csv", b"id,boneage,male\n1,-5,True\n", "-5"),
-        ("not-a-number.csv", b"id,boneage,male\n1,abc,True\n", "abc"),
-        ("sex.csv", b"id,boneage,male\n1,100,maybe\n", "maybe"),
-        ("empty.csv", b"", "empty"),
-        ("header-only.csv", b"id,boneage,male\n", "no"),
-        (
-            "binary.csv",
-            &[0xFF, 0xFE, 0x00, 0x42, 0x00, 0x00, 0x13],
-            "binary.csv",
-        ),
-        (
-            "crlf-bad-row.csv",
-            b"id,boneage,male\r\n1,100,True\r\n2,x,False\r\n",
-            "crlf-bad-row.csv:3:",
-        ),
-    ];
-    let mut failures = Vec::new();
-    for (name, bytes, says) in tables {
-        let p = dir.path().join(name);
-        std::fs::write(&p, bytes).unwrap();
-        let out = dir.path().join(format!("out-{name}"));
-        let r = capped(&["eda", "--labels", s(&p), "--out", s(&out)]);
-        let ok = r.code.is_some_and(|c| c != 0)
-            && r.stderr.contains(name)
-            && r.stderr.contains(says)
-            && !r.stderr.contains("panicked");
-        if !ok {
-            failures.push(format!("{name}: exit {:?}: {}", r.code, r.stderr.trim()));
-        }
-        if out.exists() && std::fs::read_dir(&out).unwrap().next().is_some() {
-            failures.push(format!("{name}: eda left files in {}", out.display()));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// The seed corpora of the fuzz targets (`scripts/fuzz.sh`): valid files of every format the
-/// readers take, then the hostile corpus above, by format. Every valid seed must decode (else
-/// the fuzzer would start from nothing readable). With `BONEAGE_FUZZ_SEEDS=DIR` the seeds are
-/// written to `DIR/<target>/`.
-#[test]
-fn fuzz_seeds_start_from_readable_files() {
-    let work = tempfile::tempdir().unwrap();
-    let out = std::env::var_os("BONEAGE_FUZZ_SEEDS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| work.path().join("seeds"));
-    let grey: Vec<u8> = (0..48 * 60).map(|i| (i * 7 % 251) as u8).collect();
-    let grey16: Vec<u16> = (0..48 * 60).map(|i| (i * 977 % 65_521) as u16).collect();
-    let pixels8 = el(0x7FE0, 0x0010, b"OB", &grey[..8 * 8]);
-    let mut dicom8 = image_header(8, 8, 8, 1);
-    dicom8.extend(el(0x0010, 0x0040, b"CS", b"F "));
-    dicom8.extend(pixels8);
-    let mut dicom16 = image_header(8, 8, 16, 1);
-    let bytes16: Vec<u8> = grey16[..64].iter().flat_map(|v| v.to_le_bytes()).collect();
-    dicom16.extend(el(0x7FE0, 0x0010, b"OW", &bytes16));
-    let valid: Vec<(&str, &str, Vec<u8>)> = vec![
-        (
-            "png",
-            "grey8.png",
-            boneage_imaging::io::encode_png_gray8(48, 60, &grey),
-        ),
-        (
-            "png",
-            "grey16.png",
-            boneage_imaging::io::encode_png_gray16(48, 60, &grey16),
-        ),
-        ("jpeg", "grey.jpg", jpeg_of(48, 60)),
-        ("jpeg", "tiny.jpg", jpeg_of(8, 8)),
-        ("dicom", "mono8.dcm", dicom_with(EVRLE, &dicom8)),
-        ("dicom", "mono16.dcm", dicom_with(EVRLE, &dicom16)),
-    ];
-    for (target, name, bytes) in &valid {
-        let r = boneage_imaging::io::decode_radiograph(Path::new(name), bytes);
-        assert!(r.is_ok(), "{name}: {:?}", r.err());
-        let d = out.join(target);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join(name), bytes).unwrap();
-    }
-    // The DICOM node's data sets: the same images without file meta, first byte = syntax 1
-    // (explicit VR little endian) in the target's encoding.
-    let d = out.join("dicom_data_set");
-    std::fs::create_dir_all(&d).unwrap();
-    for (k, ds) in [&dicom8, &dicom16].iter().enumerate() {
-        let mut v = vec![1u8];
-        v.extend_from_slice(ds);
-        std::fs::write(d.join(format!("data-set-{k}")), v).unwrap();
-    }
-    let d = out.join("label_table");
-    std::fs::create_dir_all(&d).unwrap();
-    for (k, t) in [
-        "id,boneage,male\n1377,180,False\n1378,12,True\n",
-        "id,boneage,male\r\n1,100.5,True\r\n",
-        "Case ID,Sex,Ground truth bone age (months)\n4360,M,168.93\n",
-    ]
-    .iter()
-    .enumerate()
-    {
-        std::fs::write(d.join(format!("table-{k}.csv")), t).unwrap();
-    }
-    // The hostile corpus too, by format.
-    let hostile = work.path().join("hostile");
-    std::fs::create_dir_all(&hostile).unwrap();
-    for (file, _) in corpus(&hostile) {
-        // Regular files of up to 1 MB (not the folder, the link to /dev/zero, or the large
-        // files whose size is the attack).
-        let small =
-            std::fs::symlink_metadata(&file).is_ok_and(|m| m.is_file() && m.len() <= 1 << 20);
-        let Some(bytes) = small.then(|| std::fs::read(&file).ok()).flatten() else {
-            continue;
-        };
-        let ext = file.extension().map(|e| e.to_string_lossy().to_string());
-        let target = match ext.as_deref() {
-            Some("png") => "png",
-            Some("jpg") | Some("jpeg") => "jpeg",
-            Some("dcm") => "dicom",
-            _ => continue,
-        };
-        if bytes.len() <= 1 << 20 {
-            std::fs::write(out.join(target).join(file.file_name().unwrap()), bytes).unwrap();
-        }
-    }
-    for target in ["png", "jpeg", "dicom", "dicom_data_set", "label_table"] {
-        let n = std::fs::read_dir(out.join(target)).unwrap().count();
-        assert!(n >= 2, "{target}: {n} seeds");
-    }
 }
