@@ -105,6 +105,20 @@ pub struct AgeFlags {
 }
 
 impl AgeFlags {
+    /// What the command line says about the patient: `--sex` (checked) and these flags' age;
+    /// the file header fills in the rest.
+    pub fn given(&self, sex: Option<&str>) -> anyhow::Result<boneage_pipeline::Given> {
+        use anyhow::Context;
+        let sex: Option<boneage_core::Sex> = match sex {
+            Some(s) => Some(s.parse().with_context(|| format!("--sex {s}"))?),
+            None => None,
+        };
+        Ok(boneage_pipeline::Given {
+            sex,
+            chronological_age_months: self.months()?,
+        })
+    }
+
     /// The chronological age in months, checked (0-20 years, the study not before the birth).
     pub fn months(&self) -> anyhow::Result<Option<f64>> {
         use anyhow::Context;

@@ -24,8 +24,7 @@ use crate::app::answer::assessment_json;
 use crate::app::debug::{stem_of, write_debug};
 use crate::app::flags::{AgeFlags, DeviceFlag, TtaFlag};
 use crate::app::models::{load_bundle, share_cores_with_overlap};
-use anyhow::Context;
-use boneage_core::{Sample, Sex};
+use boneage_core::Sample;
 use boneage_imaging::read_radiograph;
 use boneage_nn::run::TrainedRun;
 use boneage_pipeline::{Given, Patient, Pipeline};
@@ -77,14 +76,7 @@ pub struct PredictArgs {
 }
 
 pub fn run(args: PredictArgs) -> anyhow::Result<()> {
-    let sex: Option<Sex> = match &args.sex {
-        Some(s) => Some(s.parse().with_context(|| format!("--sex {s}"))?),
-        None => None,
-    };
-    let given = Given {
-        sex,
-        chronological_age_months: args.age.months()?,
-    };
+    let given = args.age.given(args.sex.as_deref())?;
     let device = args.device.resolve()?;
     if let Some(run) = &args.run {
         return predict_run(run, given, &args.images, device);

@@ -20,7 +20,6 @@ use crate::app::debug::stem_of;
 use crate::app::flags::{AgeFlags, DeviceFlag, TtaFlag};
 use crate::app::models::load_bundle;
 use anyhow::Context;
-use boneage_core::Sex;
 use boneage_imaging::io::write_atomic;
 use boneage_pipeline::{Given, Pipeline};
 use clap::Args;
@@ -49,14 +48,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let sex: Option<Sex> = match &args.sex {
-        Some(s) => Some(s.parse().with_context(|| format!("--sex {s}"))?),
-        None => None,
-    };
-    let given = Given {
-        sex,
-        chronological_age_months: args.age.months()?,
-    };
+    let given = args.age.given(args.sex.as_deref())?;
     let device = args.device.resolve()?;
     let bundle = load_bundle(args.model.as_deref(), device)?;
     let tta = args.tta.views(bundle.manifest.tta.views)?;
