@@ -95,26 +95,33 @@ pub fn warp(
     to_source: &Affine,
     fill: f32,
 ) -> GrayImage {
+    use rayon::prelude::*;
     let mut out = GrayImage::new(width, height, fill);
     let (w, h) = (src.width as f64, src.height as f64);
     let m = &to_source.m;
-    for y in 0..height {
-        let row = &mut out.data[y * width..(y + 1) * width];
-        let (yf, mut sx, mut sy) = (y as f64, 0.0, 0.0);
-        for (x, v) in row.iter_mut().enumerate() {
-            if x == 0 {
-                sx = m[0][1] * yf + m[0][2];
-                sy = m[1][1] * yf + m[1][2];
-            } else {
-                sx += m[0][0];
-                sy += m[1][0];
-            }
-            if sx < -0.5 || sy < -0.5 || sx > w - 0.5 || sy > h - 0.5 {
-                continue;
-            }
-            *v = src.sample_bilinear(sx as f32, sy as f32);
-        }
+    if width == 0 {
+        return out;
     }
+    // Rows over rayon's threads; each row is computed as it always was (the same values).
+    out.data
+        .par_chunks_mut(width)
+        .enumerate()
+        .for_each(|(y, row)| {
+            let (yf, mut sx, mut sy) = (y as f64, 0.0, 0.0);
+            for (x, v) in row.iter_mut().enumerate() {
+                if x == 0 {
+                    sx = m[0][1] * yf + m[0][2];
+                    sy = m[1][1] * yf + m[1][2];
+                } else {
+                    sx += m[0][0];
+                    sy += m[1][0];
+                }
+                if sx < -0.5 || sy < -0.5 || sx > w - 0.5 || sy > h - 0.5 {
+                    continue;
+                }
+                *v = src.sample_bilinear(sx as f32, sy as f32);
+            }
+        });
     out
 }
 
