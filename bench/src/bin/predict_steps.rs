@@ -47,6 +47,12 @@ fn main() -> anyhow::Result<()> {
             front.enhance(&img, &mask);
         }),
     ));
+    out.push((
+        "  of which the inversion check",
+        ms(&mut || {
+            boneage_imaging::segment::inverted_around(&img, &mask);
+        }),
+    ));
     let hand = front.enhance(&img, &mask);
     out.push((
         "mask plausibility score",
