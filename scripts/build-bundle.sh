@@ -53,8 +53,12 @@ if [ ! -f "$WORK/keypoints/keypoints.json" ]; then
   rm -rf "$WORK/keypoints" && mv "$WORK/keypoints.tmp" "$WORK/keypoints"
 fi
 
+# MINE=1: the segmentation U-Net mined on the training films first (from the built-in model's
+# weights, 2 rounds of 4 epochs), and the regions cut with it.
+MINE_ARGS=()
+[ "${MINE:-0}" = 1 ] && MINE_ARGS=(--mine --mine-init models/segmentation --mine-epochs 4)
 scripts/train-bundle.sh --labels "$RSNA900/labels.csv" --images "$RSNA900/images" \
-  --work "$WORK" --split "$SPLIT" --recipe configs/real/ensemble.json \
+  --work "$WORK" --split "$SPLIT" --recipe configs/real/ensemble.json "${MINE_ARGS[@]}" \
   --keypoints "$WORK/keypoints" --pretrain-phantoms 1200 --pretrain-epochs 6 \
   --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; weighting rule, calibration and 95% interval fitted on 89 real validation radiographs; research use only" \
   --test-name "91 held-out real RSNA radiographs (data/rsna-900-split/test.csv)"

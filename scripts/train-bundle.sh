@@ -29,7 +29,8 @@
 #   --fractions F,F,F        split fractions (default 0.8,0.1,0.1); --seed S (default 900)
 #   --split DIR              use DIR/{train,valid,test}.csv instead of making a split
 #   --mine                   mine a segmentation model (--mine-rounds R, --mine-epochs E,
-#                            --mine-phantoms N, --mine-config FILE)
+#                            --mine-phantoms N, --mine-config FILE; --mine-init DIR starts
+#                            from that model's weights, e.g. models/segmentation)
 #   --pretrain-phantoms N    phantom pre-training (--pretrain-epochs E)
 #   --keypoints DIR          keypoint model for registration and the bundle (default: built in)
 #   --label TEXT             start of the bundle id (default: the recipe's name)
@@ -42,7 +43,7 @@ cd "$(dirname "$0")/.."
 usage() { sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 LABELS= IMAGES= WORK= SPLIT= RECIPE=configs/real/ensemble.json DEVICE=auto EPOCHS=
-FRACTIONS=0.8,0.1,0.1 SEED=900 MINE=0 MINE_ROUNDS=2 MINE_EPOCHS=6 MINE_PHANTOMS=400 MINE_CONFIG=
+FRACTIONS=0.8,0.1,0.1 SEED=900 MINE=0 MINE_ROUNDS=2 MINE_EPOCHS=6 MINE_PHANTOMS=400 MINE_CONFIG= MINE_INIT=
 PRETRAIN=0 PRETRAIN_EPOCHS=8 LABEL= TRAINED_ON= TEST_NAME= KEYPOINTS=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -60,6 +61,7 @@ while [ $# -gt 0 ]; do
     --mine-epochs) MINE_EPOCHS=$2; shift 2 ;;
     --mine-phantoms) MINE_PHANTOMS=$2; shift 2 ;;
     --mine-config) MINE_CONFIG=$2; shift 2 ;;
+    --mine-init) MINE_INIT=$2; shift 2 ;;
     --pretrain-phantoms) PRETRAIN=$2; shift 2 ;;
     --pretrain-epochs) PRETRAIN_EPOCHS=$2; shift 2 ;;
     --keypoints) KEYPOINTS=$2; shift 2 ;;
@@ -131,6 +133,7 @@ PY
     while read -r f; do unlabelled+=(--unlabelled "$f"); done < "$WORK/mine-input/list.txt"
     mine_cfg=()
     [ -n "$MINE_CONFIG" ] && mine_cfg=(--config "$MINE_CONFIG")
+    [ -n "$MINE_INIT" ] && mine_cfg+=(--init "$MINE_INIT")
     "$B" mine --labelled "$WORK/seg-phantoms" "${unlabelled[@]}" --bootstrap \
       --rounds "$MINE_ROUNDS" --epochs "$MINE_EPOCHS" --device "$DEVICE" --out "$WORK/mine" \
       "${mine_cfg[@]}"
