@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
     out.push((
         "mask plausibility score",
         ms(&mut || {
-            boneage_pipeline::front::mask_problems(&img, &mask);
+            boneage_pipeline::front::mask_score(&img, &mask);
         }),
     ));
     out.push((

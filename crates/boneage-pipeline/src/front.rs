@@ -70,8 +70,9 @@ pub struct Analysis {
     pub registration: Registration,
     /// The hand template's scores of the registered hand (`None` without a template).
     pub scores: Option<HandScores>,
-    /// The plausibility check's problems with the mask ([`mask_problems`]; empty when it
-    /// passes).
+    /// What the plausibility check measured on the mask ([`mask_score`]).
+    pub mask_score: MaskScore,
+    /// The plausibility check's problems with the mask (empty when it passes).
     pub mask_problems: Vec<String>,
     /// What makes the result doubtful (an implausible hand mask, a mirror image, a hand turned
     /// far from upright); empty when nothing was noticed.
@@ -206,13 +207,15 @@ impl FrontEnd<'_> {
         let scores = self
             .template
             .map(|t| t.scores(&hand, &registration.to_canonical));
-        let mask_problems = mask_problems(img, &mask);
+        let mask_score = mask_score(img, &mask);
+        let mask_problems = mask_score.problems(&MaskLimits::default());
         let warnings = warnings(&mask_problems, &registration);
         Analysis {
             mask,
             hand,
             registration,
             scores,
+            mask_score,
             mask_problems,
             warnings,
         }
@@ -353,10 +356,10 @@ pub fn enhance(img: &GrayImage, mask: &Mask, clahe: &ClaheConfig) -> GrayImage {
     boneage_imaging::segment::hand_image(img, mask, clahe)
 }
 
-/// The plausibility check's problems with the mask (see [`MaskScore`]).
-pub fn mask_problems(img: &GrayImage, mask: &Mask) -> Vec<String> {
-    let limits = MaskLimits::default();
-    MaskScore::compute(img, mask, None, &limits).problems(&limits)
+/// What the plausibility check measures on the mask (see [`MaskScore`]; its problems under
+/// the default [`MaskLimits`]).
+pub fn mask_score(img: &GrayImage, mask: &Mask) -> MaskScore {
+    MaskScore::compute(img, mask, None, &MaskLimits::default())
 }
 
 /// Rotation of the hand from upright (degrees) that a source → canonical map implies, a
@@ -374,7 +377,7 @@ pub fn scale(to_canonical: &Affine) -> f64 {
 }
 
 /// The warnings about a radiograph's front half: an implausible mask (its problems, from
-/// [`mask_problems`]), a mirror image, a thumb far from its place, a hand turned far from
+/// [`mask_score`]), a mirror image, a thumb far from its place, a hand turned far from
 /// upright.
 pub fn warnings(mask_problems: &[String], reg: &Registration) -> Vec<String> {
     let mut w: Vec<String> = mask_problems

@@ -220,6 +220,41 @@ fn real_hands_are_read_and_real_films_without_their_hand_are_rejected() {
 }
 
 #[test]
+fn real_films_cut_down_to_the_hand_are_rejected() {
+    let Some(films) =
+        sample_films("the cut-off check of the quality gate on the real sample radiographs")
+    else {
+        return;
+    };
+    // Each sample film with a fifth of its width and height cut from every side (the stress
+    // test's strongest crop): the hand now fills the film and meets its edges. The gate says
+    // so, rather than reading what is left of the fingers and the wrist.
+    let work = tempfile::tempdir().unwrap();
+    let cut = write_variants(&films, films.len(), work.path(), |img| {
+        let (w, h) = (img.width, img.height);
+        let (dx, dy) = (w / 5, h / 5);
+        let mut rows = Vec::new();
+        for y in dy..h - dy {
+            rows.extend_from_slice(&img.data[y * w + dx..y * w + w - dx]);
+        }
+        vec![("cut", GrayImage::from_vec(w - 2 * dx, h - 2 * dy, rows))]
+    });
+    let read = predict(&cut);
+    let fills = read
+        .iter()
+        .filter(|v| v["reasons"].to_string().contains("the hand fills the film"))
+        .count();
+    assert!(
+        fills >= 15,
+        "{fills} of {} said the hand fills the film",
+        read.len()
+    );
+    for v in read.iter().filter(|v| v["status"] == "rejected") {
+        assert_rejected(v);
+    }
+}
+
+#[test]
 fn blurred_or_very_noisy_real_films_are_rejected() {
     let Some(films) = sample_films(
         "the blur and noise checks of the quality gate on the real sample radiographs",
@@ -240,7 +275,7 @@ fn blurred_or_very_noisy_real_films_are_rejected() {
     // The same films unblurred have fine detail well inside the limits.
     for v in predict(&films[..6]) {
         let d = v["hand_scores"]["fine_detail"].as_f64().unwrap();
-        assert!(d > 0.04 && d < 0.8, "{v}");
+        assert!(d > 0.043 && d < 0.8, "{v}");
     }
     // Heavy noise (SD a fifth of the grey range) is turned away as too noisy.
     let mut next = noise(11);
