@@ -246,7 +246,7 @@ impl Gate {
         // area or along more than two of the film's sides is a film cut down to the hand (or a
         // mask that took in the exposure field): no readable real training or validation film
         // has either, while 12 of the 39 real training films cropped by 20% on each side that
-        // the other checks let through had one and were read 23 months off on average.
+        // the other checks let through had one and were read 25 months off on average.
         let (m, ml) = (&a.mask_score, MaskLimits::default());
         if m.area_fraction > ml.max_area || m.border_sides > ml.max_border_sides {
             v.reject(format!(
