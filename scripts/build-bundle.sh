@@ -57,6 +57,10 @@ fi
 # weights, 2 rounds of 4 epochs), and the regions cut with it.
 MINE_ARGS=()
 [ "${MINE:-0}" = 1 ] && MINE_ARGS=(--mine --mine-init models/segmentation --mine-epochs 4)
+# The fine-tuned bundle carries the models its regions were cut with (without them it would
+# carry the built-in U-Net and keypoint net, and cut regions its nets were not trained on).
+FRONT_ARGS=(--keypoints "$WORK/keypoints")
+[ "${MINE:-0}" = 1 ] && FRONT_ARGS+=(--segmentation "$WORK/mine/model")
 scripts/train-bundle.sh --labels "$RSNA900/labels.csv" --images "$RSNA900/images" \
   --work "$WORK" --split "$SPLIT" --recipe configs/real/ensemble.json "${MINE_ARGS[@]}" \
   --keypoints "$WORK/keypoints" --pretrain-phantoms 1200 --pretrain-epochs 6 \
@@ -65,7 +69,7 @@ scripts/train-bundle.sh --labels "$RSNA900/labels.csv" --images "$RSNA900/images
 
 echo "== every member fine-tuned 8 more epochs, bundled again (scripts/finetune-bundle.sh)"
 scripts/finetune-bundle.sh "$WORK/bundle" "$WORK/reg-train" "$WORK/reg-valid" "$WORK/reg-test" \
-  "$WORK/finetune" --label rsna-regions \
+  "$WORK/finetune" --label rsna-regions "${FRONT_ARGS[@]}" \
   --trained-on "720 real RSNA 2017 training radiographs (rsna-900 split, data/rsna-900-split/train.csv) after pre-training on 1200 phantoms; eleven VGG-style nets (two seeds more of each region-B net, one more of each region-C net), each fine-tuned 8 more epochs (peak learning rate 3e-4); weighting rule, calibration and 95% interval chosen on 89 real validation radiographs; research use only" \
   --test-name "91 held-out real RSNA radiographs (data/rsna-900-split/test.csv)"
 
