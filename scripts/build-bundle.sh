@@ -7,7 +7,7 @@
 #      then boneage handedness (threshold 1) writes WORK/keypoints (the built-in keypoint net
 #      with the template; models/keypoints/ carries the same), and boneage hand-template fits
 #      the quality gate's typical registered hand on the same registered films
-#      (data/hand_template.json);
+#      (WORK/hand_template.json);
 #   2. scripts/train-bundle.sh with the shipped split (data/rsna-900-split: 720 train, 89
 #      validation, 91 test, stratified by sex and age, seed 900), the built-in segmentation
 #      model, phantom pre-training (1200 registered phantoms, 6 epochs per member) and the
@@ -19,9 +19,11 @@
 #      results table on the raw test radiographs (WORK/results);
 #   3. every member fine-tuned 8 more epochs (cosine, peak learning rate 3e-4) from its
 #      weights and bundled again the same way (scripts/finetune-bundle.sh);
-#   4. that bundle copied into models/bundle/; rebuild the binary to embed it.
+#   4. that bundle copied into models/bundle/ and the hand template into data/; rebuild the
+#      binary to embed them.
 #
-# About 2.5 hours on 2 cores; every stage is resumable (run it again after a stop). Work files
+# MINE=1 mines the segmentation U-Net on the training films first (about 47 minutes more).
+# At most about 2.5 hours on 2 cores (a member epoch takes 9-11 s on idle cores); every stage is resumable (run it again after a stop). Work files
 # go to WORK (default out/bundle-build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +46,10 @@ echo "== handedness template"
 head -n 249 "$SPLIT/train.csv" > "$WORK/hand-mirror.csv"
 "$B" register --mirror-images --data "$WORK/hand-mirror.csv" --data-images "$RSNA900/images" \
   --out "$WORK/hand-mirror"
-echo "== the quality gate's hand template (data/hand_template.json)"
-"$B" hand-template --registered "$WORK/hand-train" --out data/hand_template.json \
+# Fitted into WORK and installed only at the end, beside the bundle: the binary that builds the
+# bundle embeds the committed template, and a stopped or trial run leaves the tree as it was.
+echo "== the quality gate's hand template (WORK/hand_template.json; data/ at the end)"
+"$B" hand-template --registered "$WORK/hand-train" --out "$WORK/hand_template.json" \
   --described-as "the rsna-900 training split (data/rsna-900-split/train.csv), registered"
 if [ ! -f "$WORK/keypoints/keypoints.json" ]; then
   "$B" handedness --registered "$WORK/hand-train" --mirrored "$WORK/hand-mirror" --threshold 1 \
@@ -75,4 +79,6 @@ scripts/finetune-bundle.sh "$WORK/bundle" "$WORK/reg-train" "$WORK/reg-valid" "$
 
 rm -rf models/bundle
 cp -r "$WORK/finetune/bundle" models/bundle
-echo "models/bundle/ updated; rebuild (cargo build --release -p boneage) to embed it"
+cp "$WORK/hand_template.json" data/hand_template.json
+echo "models/bundle/ and data/hand_template.json updated; rebuild (cargo build --release -p boneage)"
+echo "to embed them, and evaluate again: the bundle's figures were made with the template before"
