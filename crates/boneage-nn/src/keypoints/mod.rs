@@ -7,7 +7,9 @@
 //!
 //! Training pairs are augmented with rotations (±30° by default) so any pose within that range
 //! works, plus scale, shift, gamma, contrast and noise; the points move with the image. Never a
-//! mirror: that would put the thumb on the wrong side.
+//! mirror: that would put the thumb on the wrong side. A share of the draws (`tight_frame`)
+//! shows each hand cut by film edges below the wrist and beside the hand, so a film
+//! collimated or cropped close to the hand is read like a whole one.
 //!
 //! A keypoint model folder holds `keypoints.json` (the [`KeypointConfig`]) and
 //! `model.safetensors`.
@@ -54,6 +56,13 @@ pub struct KeypointAugment {
     pub contrast: f64,
     /// Standard deviation of added Gaussian noise, drawn up to this. Default 0.02.
     pub noise_sd: f64,
+    /// Share of draws that show the hand in a tight frame: the hand image cut by film edges
+    /// below the wrist and, at random, beside the hand (never through a keypoint), as on a
+    /// film collimated or cropped close to the hand, where the mask's bounding box loses the
+    /// forearm and the margins. Default 0.5; 0 trains on whole hands only. A config file
+    /// without it reads 0: models saved before it existed were trained on whole hands.
+    #[serde(default)]
+    pub tight_frame: f64,
 }
 
 crate::transforms::transform_ranges!(KeypointAugment, |_: &KeypointAugment| 0.0);
@@ -67,6 +76,7 @@ impl Default for KeypointAugment {
             gamma: 0.4,
             contrast: 0.25,
             noise_sd: 0.02,
+            tight_frame: 0.5,
         }
     }
 }
@@ -142,6 +152,12 @@ impl KeypointConfig {
         }
         if self.epochs == 0 || self.batch_size == 0 {
             return Err(bad_config("epochs and batch_size must be at least 1"));
+        }
+        if !(0.0..=1.0).contains(&self.augment.tight_frame) {
+            return Err(bad_config(format!(
+                "augment.tight_frame must be in [0, 1], not {}",
+                self.augment.tight_frame
+            )));
         }
         crate::training::check_run_size(self.epochs, self.batch_size)?;
         crate::training::check_batch_memory(&self.model, self.batch_size)?;
