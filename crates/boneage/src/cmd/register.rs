@@ -142,11 +142,24 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
             ""
         }
     );
-    if args.segmentation.is_none() || args.model.is_none() {
+    // Name only the built-in models in use: a run with its own keypoint model and the
+    // built-in U-Net (the bundle build's) should not read as if both were built in.
+    let built_in: Vec<&str> = [
+        args.segmentation
+            .is_none()
+            .then_some("segmentation: phantoms and 20 real radiographs"),
+        args.model
+            .is_none()
+            .then_some("keypoints: phantoms, with a handedness check fitted on real RSNA films"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !built_in.is_empty() {
         eprintln!(
-            "register: built-in models (segmentation: phantoms and 20 real radiographs; \
-             keypoints: phantoms, with a handedness check fitted on real RSNA films); research \
-             use, not for clinical use"
+            "register: built-in {} ({}); research use, not for clinical use",
+            if built_in.len() == 2 { "models" } else { "model" },
+            built_in.join("; ")
         );
     }
     let out = &args.out;
