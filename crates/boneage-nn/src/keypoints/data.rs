@@ -92,7 +92,11 @@ pub(super) fn tight_frame(hand: &GrayImage, points: &Keypoints, rng: &mut ChaCha
         }
     }
     let kx0 = points.iter().map(|p| p[0]).fold(f64::INFINITY, f64::min) - margin;
-    let kx1 = points.iter().map(|p| p[0]).fold(f64::NEG_INFINITY, f64::max) + margin;
+    let kx1 = points
+        .iter()
+        .map(|p| p[0])
+        .fold(f64::NEG_INFINITY, f64::max)
+        + margin;
     let bottom = points[2][1] + length * rng.gen_range(0.1..0.6);
     let mut cut = |from: f64, to: f64| {
         if rng.gen::<f64>() < 0.5 && to > from {
@@ -183,7 +187,11 @@ mod tests {
             }
             // The forearm goes: nothing of the hand is left 60% of the length below the
             // capitate, everything is left 10% below it.
-            let row = |y: f64| (40..170).filter(|&x| framed.data[y as usize * w + x] > 0.0).count();
+            let row = |y: f64| {
+                (40..170)
+                    .filter(|&x| framed.data[y as usize * w + x] > 0.0)
+                    .count()
+            };
             assert_eq!(row(185.0 + 0.6 * length + 1.0), 0, "seed {seed}");
             assert!(row(185.0 + 0.1 * length - 1.0) > 0, "seed {seed}");
             cut_below += 1;
@@ -191,7 +199,11 @@ mod tests {
                 cut_beside += 1;
             }
             // Nothing is added: what is left is the hand as it was.
-            assert!(framed.data.iter().zip(&hand.data).all(|(a, b)| *a == 0.0 || a == b));
+            assert!(framed
+                .data
+                .iter()
+                .zip(&hand.data)
+                .all(|(a, b)| *a == 0.0 || a == b));
         }
         assert_eq!(cut_below, 200);
         // Each side is cut half the time: about three frames in four lose a side.

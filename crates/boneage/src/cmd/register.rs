@@ -158,7 +158,11 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<()> {
     if !built_in.is_empty() {
         eprintln!(
             "register: built-in {} ({}); research use, not for clinical use",
-            if built_in.len() == 2 { "models" } else { "model" },
+            if built_in.len() == 2 {
+                "models"
+            } else {
+                "model"
+            },
             built_in.join("; ")
         );
     }
