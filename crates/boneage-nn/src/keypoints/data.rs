@@ -82,15 +82,10 @@ pub(super) fn tight_frame(hand: &GrayImage, points: &Keypoints, rng: &mut ChaCha
         .sqrt()
         .max(1.0);
     let margin = 0.04 * length;
-    let (mut bx0, mut bx1) = (w as f64, 0.0f64);
-    for y in 0..h {
-        for x in 0..w {
-            if hand.data[y * w + x] > 0.0 {
-                bx0 = bx0.min(x as f64);
-                bx1 = bx1.max(x as f64);
-            }
-        }
-    }
+    let (bx0, bx1) = match hand_box(hand) {
+        Some((x0, _, x1, _)) => (x0 as f64, x1 as f64),
+        None => (0.0, w as f64 - 1.0),
+    };
     let kx0 = points.iter().map(|p| p[0]).fold(f64::INFINITY, f64::min) - margin;
     let kx1 = points
         .iter()
@@ -119,15 +114,14 @@ pub(super) fn tight_frame(hand: &GrayImage, points: &Keypoints, rng: &mut ChaCha
     out
 }
 
-/// The net's view of a hand image: the bounding box of the hand (non-black pixels) with a 4%
-/// margin, letterboxed into `w x h`, so the hand fills the input whatever its size and place
-/// on the film. Returns the input and the map from hand-image pixels to input pixels.
-pub(super) fn to_input(hand: &GrayImage, w: usize, h: usize) -> (GrayImage, Affine) {
-    let (hw, hh) = (hand.width, hand.height);
-    let (mut x0, mut y0, mut x1, mut y1) = (hw, hh, 0, 0);
-    for y in 0..hh {
-        for x in 0..hw {
-            if hand.data[y * hw + x] > 0.0 {
+/// The bounding box `(x0, y0, x1, y1)` (inclusive) of the hand's non-black pixels; `None` for an
+/// all-black image.
+fn hand_box(hand: &GrayImage) -> Option<(usize, usize, usize, usize)> {
+    let w = hand.width;
+    let (mut x0, mut y0, mut x1, mut y1) = (usize::MAX, usize::MAX, 0, 0);
+    for (y, row) in hand.data.chunks_exact(w.max(1)).enumerate() {
+        for (x, &v) in row.iter().enumerate() {
+            if v > 0.0 {
                 x0 = x0.min(x);
                 y0 = y0.min(y);
                 x1 = x1.max(x);
@@ -135,9 +129,15 @@ pub(super) fn to_input(hand: &GrayImage, w: usize, h: usize) -> (GrayImage, Affi
             }
         }
     }
-    let (x0, y0, x1, y1) = if x1 < x0 {
-        (0, 0, hw - 1, hh - 1)
-    } else {
+    (x0 != usize::MAX).then_some((x0, y0, x1, y1))
+}
+
+/// The net's view of a hand image: the bounding box of the hand (non-black pixels) with a 4%
+/// margin, letterboxed into `w x h`, so the hand fills the input whatever its size and place
+/// on the film. Returns the input and the map from hand-image pixels to input pixels.
+pub(super) fn to_input(hand: &GrayImage, w: usize, h: usize) -> (GrayImage, Affine) {
+    let (hw, hh) = (hand.width, hand.height);
+    let (x0, y0, x1, y1) = if let Some((x0, y0, x1, y1)) = hand_box(hand) {
         let m = ((x1 - x0).max(y1 - y0) as f64 * 0.04).ceil() as usize;
         (
             x0.saturating_sub(m),
@@ -145,6 +145,8 @@ pub(super) fn to_input(hand: &GrayImage, w: usize, h: usize) -> (GrayImage, Affi
             (x1 + m).min(hw - 1),
             (y1 + m).min(hh - 1),
         )
+    } else {
+        (0, 0, hw - 1, hh - 1)
     };
     let (cw, ch) = (x1 - x0 + 1, y1 - y0 + 1);
     let mut crop = GrayImage::new(cw, ch, 0.0);
